@@ -1,0 +1,122 @@
+"""Layers: a dense (fully connected) layer with its own activation.
+
+A dense layer computes z = x W + b, then a = σ(z). Backward receives dL/da
+and returns dL/dx, filling `grads` with dL/dW and dL/db on the way:
+dz = dL/da * σ'(z), dW = xᵀ dz, db = Σ_samples dz, dx = dz Wᵀ.
+"""
+import numpy as np
+
+from .activations import Activation, get_activation
+from .initializers import DEFAULT_FOR_ACTIVATION, get_initializer
+
+
+class Dense:
+    """A fully connected layer: z = x W + b, a = activation(z).
+
+    Parameters
+    ----------
+    units : int
+        Number of outputs (neurons) of the layer.
+    activation : str or Activation, default="identity"
+        One of identity, sigmoid, tanh, relu, leaky_relu, softmax.
+    use_bias : bool, default=True
+        False gives z = x W, as in the tutorial's network.
+    init : str or None, default=None
+        "uniform" (the tutorial's U[0, 1)), "glorot" or "he". None picks He
+        for relu and leaky_relu, Glorot for the rest.
+
+    Attributes
+    ----------
+    params : dict
+        "W" of shape (n_in, units) and, with a bias, "b" of shape (units,).
+    grads : dict
+        dL/dW and dL/db from the last `backward`, same keys and shapes.
+        Each backward overwrites them: gradients never accumulate.
+    """
+
+    def __init__(
+        self,
+        units: int,
+        activation: "str | Activation" = "identity",
+        use_bias: bool = True,
+        init: str | None = None,
+    ):
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)):
+            raise TypeError(f"units must be an int, got {units!r}")
+        if units < 1:
+            raise ValueError(f"units must be >= 1, got {units}")
+        self.units = int(units)
+        self.activation = get_activation(activation)
+        self.use_bias = bool(use_bias)
+        if init is None:
+            init = DEFAULT_FOR_ACTIVATION.get(self.activation.name, "glorot")
+        get_initializer(init)
+        self.init = init
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self._cache: tuple = ()
+
+    @property
+    def n_in(self) -> int | None:
+        """Input width, known once the layer is built."""
+        return self.params["W"].shape[0] if self.params else None
+
+    def build(self, n_in: int, rng: np.random.Generator, dtype) -> None:
+        """Draw fresh weights for `n_in` inputs; biases start at zero."""
+        draw = get_initializer(self.init)
+        self.params = {"W": draw(n_in, self.units, rng).astype(dtype)}
+        if self.use_bias:
+            self.params["b"] = np.zeros(self.units, dtype=dtype)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Return a = σ(x W + b) for x of shape (n_samples, n_in)."""
+        z = x @ self.params["W"]  # (n_samples, units)
+        if self.use_bias:
+            z += self.params["b"]
+        a = self.activation.forward(z)
+
+        self._cache = (x, z, a)
+        return a
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        """Take dL/da, fill `grads`, return dL/dx of shape (n_samples, n_in)."""
+        _, z, a = self._cache
+        dz = self.activation.backward(grad, z, a)
+        return self.backward_from_logits(dz)
+
+    def backward_from_logits(self, dz: np.ndarray) -> np.ndarray:
+        """Take dL/dz directly (a fused loss gives it), fill `grads`, return dL/dx."""
+        x = self._cache[0]
+        np.matmul(x.T, dz, out=self.grads["W"])  # (n_in, units)
+        if self.use_bias:
+            # One bias per unit: sum over the samples axis only.
+            np.sum(dz, axis=0, out=self.grads["b"])  # (units,)
+        return dz @ self.params["W"].T  # (n_samples, n_in)
+
+    @property
+    def logits(self) -> np.ndarray:
+        """z from the last forward pass, (n_samples, units)."""
+        return self._cache[1]
+
+    @property
+    def output(self) -> np.ndarray:
+        """a from the last forward pass, (n_samples, units)."""
+        return self._cache[2]
+
+    @property
+    def n_params(self) -> int:
+        return sum(p.size for p in self.params.values())
+
+    def config(self) -> dict:
+        """The constructor arguments, as plain JSON-ready values."""
+        return {
+            "units": self.units,
+            "activation": self.activation.name,
+            "use_bias": self.use_bias,
+            "init": self.init,
+        }
+
+    def __repr__(self) -> str:
+        bias = "" if self.use_bias else ", use_bias=False"
+        return f"Dense({self.units}, activation={self.activation!r}{bias})"

@@ -1,0 +1,559 @@
+"""Network: a stack of dense layers with a loss and an optimizer.
+
+The tutorial's two steps keep their names: `feedforward` runs each layer's
+forward pass, first to last, and `backprop` runs each layer's backward pass,
+last to first, so every parameter ends up with its dL/dparameter.
+`fit`, `predict`, `evaluate`, `save` and `load` are the rest of the API.
+"""
+import logging
+
+import numpy as np
+
+from . import training
+from .data import LabelEncoder, StandardScaler, train_test_split
+from .errors import DataError, NotFittedError
+from .layers import Dense
+from .losses import CLASSIFICATION_LOSSES, FUSED_LOSSES, get_loss
+from .optimizers import Optimizer, get_optimizer
+from .validation import (
+    check_class_labels,
+    check_features,
+    check_lengths,
+    check_positive_int,
+    check_regression_targets,
+)
+
+logger = logging.getLogger(__name__)
+
+# The output activation each classification loss needs.
+_OUTPUT_FOR_LOSS = {
+    "categorical_crossentropy": "softmax",
+    "binary_crossentropy": "sigmoid",
+}
+
+
+class Network:
+    """A feedforward neural network: dense layers, a loss, an optimizer.
+
+    Parameters
+    ----------
+    layers : list of Dense
+        The hidden and output layers, in order. The input width is taken
+        from the data at the first `fit` (or `build`).
+    loss : str, default="mse"
+        "sse" (the tutorial's sum of squared errors), "mse",
+        "binary_crossentropy" (needs a 1-unit sigmoid output) or
+        "categorical_crossentropy" (needs a softmax output, one unit per
+        class). The two cross-entropies make the network a classifier.
+    optimizer : str or Optimizer, default="sgd"
+        "sgd", "adam", or an optimizer object such as `SGD(lr=1.0)`.
+    lr : float or None, default=None
+        Learning rate when `optimizer` is a name; None keeps its default.
+    dtype : str, default="float32"
+        "float32" for speed or "float64" for precision.
+    standardize : bool, default=False
+        Scale each input feature to mean 0 and standard deviation 1, with
+        statistics from the training data, and apply the same scaling in
+        `predict`. The statistics are saved with the model.
+
+    Examples
+    --------
+    >>> from scratchnn import Network, Dense, SGD
+    >>> net = Network([Dense(4, "sigmoid"), Dense(1, "sigmoid")],
+    ...               loss="sse", optimizer=SGD(lr=1.0))
+    """
+
+    def __init__(
+        self,
+        layers: list,
+        loss: str = "mse",
+        optimizer: "str | Optimizer" = "sgd",
+        lr: float | None = None,
+        dtype: str = "float32",
+        standardize: bool = False,
+    ):
+        layers = list(layers)
+        if not layers or not all(isinstance(l, Dense) for l in layers):
+            raise TypeError(
+                "layers must be a non-empty list of Dense layers, got "
+                f"{layers!r}"
+            )
+        self.layers = layers
+        self.loss = get_loss(loss)
+        self.optimizer = get_optimizer(optimizer, lr)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(
+                f"dtype must be 'float32' or 'float64', got {dtype!r}"
+            )
+        self.standardize = bool(standardize)
+
+        output = self.layers[-1].activation.name
+        needed = _OUTPUT_FOR_LOSS.get(self.loss.name)
+        if needed is not None and output != needed:
+            raise ValueError(
+                f"loss {self.loss.name!r} needs a {needed} output layer, "
+                f"but the last layer uses {output!r}"
+            )
+        # The loss backprop starts from: fused with the output activation
+        # for the cross-entropies, so it takes the logits (see losses.py).
+        fused = FUSED_LOSSES.get((output, self.loss.name))
+        self._objective = fused() if fused else self.loss
+
+        self.scaler: StandardScaler | None = None
+        self.encoder: LabelEncoder | None = None
+        self.n_features_in_: int | None = None
+        self.history: training.History | None = None
+        self.stop_training = False
+
+    # ------------------------------------------------------------------
+    # What the network is
+    # ------------------------------------------------------------------
+    @property
+    def is_classifier(self) -> bool:
+        return self.loss.name in CLASSIFICATION_LOSSES
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """The class labels, in the order of `predict_proba`'s columns."""
+        self._check_fitted()
+        if self.encoder is None:
+            raise AttributeError("a regression network has no classes_")
+        return self.encoder.classes_
+
+    @property
+    def n_outputs(self) -> int:
+        return self.layers[-1].units
+
+    @property
+    def is_built(self) -> bool:
+        return self.n_features_in_ is not None
+
+    def parameters(self) -> list[np.ndarray]:
+        """Every weight and bias array, layer by layer (W then b)."""
+        return [p for layer in self.layers for p in layer.params.values()]
+
+    def gradients(self) -> list[np.ndarray]:
+        """The gradient arrays matching `parameters()`, from the last backprop."""
+        return [g for layer in self.layers for g in layer.grads.values()]
+
+    def build(self, n_features: int, seed: int | None = None) -> "Network":
+        """Draw fresh weights for inputs of `n_features` columns."""
+        self._build(n_features, np.random.default_rng(seed))
+        return self
+
+    def _build(self, n_features: int, rng: np.random.Generator) -> None:
+        n_in = check_positive_int(n_features, "n_features")
+        for layer in self.layers:
+            layer.build(n_in, rng, self.dtype)
+            n_in = layer.units
+        self.n_features_in_ = n_features
+        self.optimizer.reset()
+
+    # ------------------------------------------------------------------
+    # The two steps of the tutorial
+    # ------------------------------------------------------------------
+    def feedforward(self, x: np.ndarray) -> np.ndarray:
+        """Return the output layer's activations for x (n_samples, n_in)."""
+        a = x
+        for layer in self.layers:
+            a = layer.forward(a)
+        return a  # (n_samples, n_outputs)
+
+    def backprop(self, grad: np.ndarray) -> None:
+        """Fill every layer's `grads`, from the loss gradient backwards.
+
+        `grad` is what `self._objective.backward()` returns: dL/d(logits)
+        of the output layer when the loss is fused with its activation
+        (softmax or sigmoid with cross-entropy), else dL/d(output).
+        """
+        last, *rest = reversed(self.layers)
+        if self._objective.from_logits:
+            grad = last.backward_from_logits(grad)
+        else:
+            grad = last.backward(grad)
+        for layer in rest:
+            grad = layer.backward(grad)
+
+    def _loss_of_last_output(self, targets: np.ndarray) -> float:
+        last = self.layers[-1]
+        y_pred = last.logits if self._objective.from_logits else last.output
+        return self._objective.forward(y_pred, targets)
+
+    def loss_and_gradients(
+        self, x: np.ndarray, targets: np.ndarray
+    ) -> tuple[float, list[np.ndarray]]:
+        """One feedforward and backprop on prepared arrays, no update.
+
+        Parameters
+        ----------
+        x : ndarray of shape (n_samples, n_features)
+            Inputs already scaled, in the network's dtype.
+        targets : ndarray of shape (n_samples, n_outputs)
+            Encoded targets: one-hot rows for a softmax classifier, 0/1 for
+            a sigmoid one, values for regression.
+
+        Returns
+        -------
+        loss : float
+        grads : list of ndarray
+            Copies of the gradients, in the order of `parameters()`.
+        """
+        self.feedforward(x)
+        loss = self._loss_of_last_output(targets)
+        self.backprop(self._objective.backward())
+        return loss, [g.copy() for g in self.gradients()]
+
+    def train_step(self, x: np.ndarray, targets: np.ndarray) -> float:
+        """Feedforward, backprop and one optimizer step; returns the loss."""
+        self.feedforward(x)
+        loss = self._loss_of_last_output(targets)
+        if not np.isfinite(loss):
+            return loss
+        self.backprop(self._objective.backward())
+        self.optimizer.step(self.parameters(), self.gradients())
+        return loss
+
+    def output_classes(self) -> np.ndarray:
+        """Class codes (0..k-1) from the last feedforward's output."""
+        return self._classes_from_output(self.layers[-1].output)
+
+    def _classes_from_output(self, a: np.ndarray) -> np.ndarray:
+        if self.loss.name == "binary_crossentropy":
+            return (a[:, 0] >= 0.5).astype(np.int64)
+        return a.argmax(axis=1)
+
+    # ------------------------------------------------------------------
+    # Training
+    # ------------------------------------------------------------------
+    def fit(
+        self,
+        X,
+        y,
+        epochs: int = 100,
+        batch_size: int | None = 32,
+        shuffle: bool = True,
+        seed: int | None = None,
+        validation_data: tuple | None = None,
+        validation_fraction: float = 0.0,
+        verbose: int = 0,
+        callbacks: list | None = None,
+        warm_start: bool = False,
+    ) -> training.History:
+        """Train the network on X and y.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Numeric features; integer and boolean arrays are converted.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels (int, float or str) for a classifier, numbers for
+            regression.
+        epochs : int, default=100
+            Passes over the training data.
+        batch_size : int or None, default=32
+            Samples per gradient step; None uses the whole set (full batch).
+        shuffle : bool, default=True
+            Draw a new order of the samples each epoch.
+        seed : int or None, default=None
+            Seeds the one generator behind the initial weights, the
+            validation split and the shuffling: the same seed gives the same
+            result. None draws fresh entropy.
+        validation_data : tuple (X_val, y_val) or None, default=None
+            Held-out data scored after each epoch.
+        validation_fraction : float, default=0.0
+            Else, the share of X held out for validation (stratified for
+            classifiers).
+        verbose : int, default=0
+            1 logs one line per epoch at INFO level.
+        callbacks : list, default=None
+            `training.Callback` objects, or functions f(epoch, logs) called
+            at each epoch's end.
+        warm_start : bool, default=False
+            Continue from the current weights, optimizer state and scaling
+            instead of starting afresh.
+
+        Returns
+        -------
+        History
+            Per-epoch "loss" (plus "accuracy" for classifiers, and "val_"
+            metrics with validation data).
+
+        Raises
+        ------
+        TrainingDivergedError
+            When the loss becomes NaN or inf; the network keeps the
+            parameters of the last finished epoch.
+        """
+        epochs = check_positive_int(epochs, "epochs")
+        if not 0.0 <= validation_fraction < 1.0:
+            raise ValueError(
+                "validation_fraction must be in [0, 1), got "
+                f"{validation_fraction}"
+            )
+        X = check_features(X, "X")
+        check_lengths(X, np.asarray(y))
+        rng = np.random.default_rng(seed)
+        continuing = warm_start and self.is_built
+        if continuing:
+            check_features(X, "X", n_features=self.n_features_in_)
+        else:
+            self.scaler = self.encoder = None
+
+        # Targets first: a bad label should fail before any work is done.
+        targets, labels = self._encode_targets(y, fit=not continuing)
+
+        if not continuing:
+            self._build(X.shape[1], rng)
+
+        # Hold out validation data, then fit the scaling on the rest only.
+        val = None
+        if validation_data is not None:
+            X_val, y_val = validation_data
+            X_val = check_features(X_val, "X_val", n_features=X.shape[1])
+            check_lengths(X_val, np.asarray(y_val))
+            val = (X_val, self._encode_targets(y_val, fit=False)[0])
+        elif validation_fraction > 0:
+            X, val, targets, labels = self._split_validation(
+                X, targets, labels, validation_fraction, rng
+            )
+
+        if self.standardize and not continuing:
+            self.scaler = StandardScaler().fit(X)
+        x = self._scale(X)
+        if val is not None:
+            val = (self._scale(val[0]), val[1].astype(self.dtype))
+
+        n_train = x.shape[0]
+        if batch_size is None:
+            batch_size = n_train
+        batch_size = check_positive_int(batch_size, "batch_size")
+        if batch_size > n_train:
+            raise ValueError(
+                f"batch_size={batch_size} is larger than the {n_train} "
+                f"training samples; use a value <= {n_train}, or "
+                f"batch_size=None for full-batch training"
+            )
+
+        history = training.run_training(
+            self,
+            x,
+            targets.astype(self.dtype),
+            labels,
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            rng=rng,
+            validation=val,
+            verbose=verbose,
+            callbacks=callbacks,
+        )
+        if continuing and self.history is not None:
+            self.history.extend(history)
+        else:
+            self.history = history
+        return history
+
+    def _encode_targets(self, y, fit: bool) -> tuple:
+        """Targets as the network sees them, and integer labels if any."""
+        if not self.is_classifier:
+            return check_regression_targets(y, self.n_outputs), None
+
+        y = check_class_labels(y)
+        if fit:
+            self.encoder = LabelEncoder().fit(y)
+            self._check_classes()
+        codes = self.encoder.transform(y)
+        if self.loss.name == "binary_crossentropy":
+            targets = codes.reshape(-1, 1).astype(np.float64)
+        else:
+            targets = np.eye(self.n_outputs)[codes]  # (n_samples, n_classes)
+        return targets, codes
+
+    def _check_classes(self) -> None:
+        classes = self.encoder.classes_
+        if len(classes) < 2:
+            raise DataError(
+                f"y contains a single class ({classes[0]}); a classifier "
+                f"needs at least two"
+            )
+        if self.loss.name == "binary_crossentropy":
+            if len(classes) != 2 or self.n_outputs != 1:
+                raise DataError(
+                    f"binary_crossentropy needs 2 classes and a 1-unit "
+                    f"output layer, got {len(classes)} classes and "
+                    f"{self.n_outputs} units; for more classes use "
+                    f"categorical_crossentropy with a softmax output"
+                )
+        elif len(classes) != self.n_outputs:
+            raise DataError(
+                f"the output layer has {self.n_outputs} units but y has "
+                f"{len(classes)} classes; use "
+                f"Dense({len(classes)}, activation='softmax') as the last "
+                f"layer"
+            )
+
+    def _split_validation(self, X, targets, labels, fraction, rng):
+        seed = int(rng.integers(2**32))
+        rows = np.arange(X.shape[0])
+        stratify_by = labels if labels is not None else rows
+        try:
+            train_rows, val_rows, _, _ = train_test_split(
+                rows,
+                stratify_by,
+                test_size=fraction,
+                seed=seed,
+                stratify=labels is not None,
+            )
+        except DataError as error:
+            raise DataError(
+                f"validation_fraction={fraction} cannot split these "
+                f"{X.shape[0]} samples: {error}"
+            ) from None
+        val = (X[val_rows], targets[val_rows])
+        kept_labels = None if labels is None else labels[train_rows]
+        return X[train_rows], val, targets[train_rows], kept_labels
+
+    def _scale(self, X: np.ndarray) -> np.ndarray:
+        if self.scaler is not None:
+            X = self.scaler.transform(X)
+        return X.astype(self.dtype)
+
+    # ------------------------------------------------------------------
+    # Using a trained network
+    # ------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not self.is_built:
+            raise NotFittedError(
+                "this network is not trained yet; call fit(X, y) or load a "
+                "saved model first"
+            )
+
+    def _prepare(self, X) -> np.ndarray:
+        self._check_fitted()
+        X = check_features(
+            X, "X", n_features=self.n_features_in_, allow_empty=True
+        )
+        return self._scale(X)
+
+    def predict(self, X) -> np.ndarray:
+        """Predict class labels, or values for regression.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) for a classifier, holding labels of
+        the kind given to `fit`; (n_samples, n_outputs) for regression.
+        """
+        output = self.feedforward(self._prepare(X))
+        if not self.is_classifier:
+            return output
+        return self.encoder.inverse_transform(self._classes_from_output(output))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, shape (n_samples, n_classes), in `classes_` order."""
+        if not self.is_classifier:
+            raise AttributeError(
+                "predict_proba needs a classifier (a cross-entropy loss); "
+                "use predict for regression"
+            )
+        output = self.feedforward(self._prepare(X))
+        if self.loss.name == "binary_crossentropy":
+            return np.hstack([1.0 - output, output])
+        return output
+
+    def evaluate(self, X, y) -> dict:
+        """Score the network on labelled data.
+
+        Returns
+        -------
+        dict
+            "loss" and "accuracy" for a classifier; "loss", "rmse" and "r2"
+            for regression (R² averaged over the outputs).
+        """
+        x = self._prepare(X)
+        check_lengths(x, np.asarray(y))
+        if x.shape[0] == 0:
+            raise DataError("X has 0 samples; need at least 1 to evaluate")
+        targets, _ = self._encode_targets(y, fit=False)
+        return self.evaluate_prepared(x, targets.astype(self.dtype))
+
+    def evaluate_prepared(
+        self, x: np.ndarray, targets: np.ndarray, prefix: str = ""
+    ) -> dict:
+        """Metrics on already scaled and encoded arrays."""
+        output = self.feedforward(x)
+        loss = self._loss_of_last_output(targets)
+        if self.is_classifier:
+            if self.loss.name == "binary_crossentropy":
+                truth = targets[:, 0].astype(np.int64)
+            else:
+                truth = targets.argmax(axis=1)
+            accuracy = float(np.mean(self._classes_from_output(output) == truth))
+            return {f"{prefix}loss": loss, f"{prefix}accuracy": accuracy}
+
+        error = output.astype(np.float64) - targets
+        rmse = float(np.sqrt(np.mean(error**2)))
+        return {
+            f"{prefix}loss": loss,
+            f"{prefix}rmse": rmse,
+            f"{prefix}r2": _r2(targets, error),
+        }
+
+    # ------------------------------------------------------------------
+    # Files and text
+    # ------------------------------------------------------------------
+    def save(self, path) -> None:
+        """Write the whole model to one file (see `persistence`)."""
+        from .persistence import save_model
+
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path) -> "Network":
+        """Read a model written by `save`; never runs code from the file."""
+        from .persistence import load_model
+
+        return load_model(path)
+
+    def config(self) -> dict:
+        """The architecture, loss, optimizer and options as JSON-ready values."""
+        return {
+            "layers": [layer.config() for layer in self.layers],
+            "loss": self.loss.name,
+            "optimizer": self.optimizer.config(),
+            "dtype": self.dtype.name,
+            "standardize": self.standardize,
+        }
+
+    def summary(self) -> str:
+        """A table of the layers with their shapes and parameter counts."""
+        rows = [f"{'layer':<8}{'shape':<16}{'activation':<12}{'params':>8}"]
+        for i, layer in enumerate(self.layers):
+            shape = f"{layer.n_in or '?'} -> {layer.units}"
+            name = layer.activation.name
+            rows.append(f"{i:<8}{shape:<16}{name:<12}{layer.n_params:>8}")
+        total = sum(p.size for p in self.parameters())
+        rows.append(f"total parameters: {total}")
+        rows.append(f"loss: {self.loss.name}  optimizer: {self.optimizer.name}")
+        return "\n".join(rows)
+
+    def __repr__(self) -> str:
+        layers = ", ".join(repr(layer) for layer in self.layers)
+        return (
+            f"Network([{layers}], loss={self.loss.name!r}, "
+            f"optimizer={self.optimizer.name!r})"
+        )
+
+
+def _r2(targets: np.ndarray, error: np.ndarray) -> float:
+    """Coefficient of determination, averaged over output columns."""
+    ss_res = np.sum(error**2, axis=0)
+    ss_tot = np.sum((targets - targets.mean(axis=0)) ** 2, axis=0)
+    # A constant target has no variance to explain: 1 if hit exactly, else 0.
+    safe = np.where(ss_tot > 0, ss_tot, 1.0)
+    per_output = np.where(ss_tot > 0, 1.0 - ss_res / safe, (ss_res == 0) * 1.0)
+    return float(np.mean(per_output))

@@ -1,0 +1,198 @@
+"""Optimizers: gradient descent with momentum (and Nesterov), and Adam.
+
+An optimizer sees only arrays: `step(params, grads)` takes two equal-length
+lists and updates each parameter in place. Its state (velocity, moments,
+step count) is kept per position in those lists.
+
+References: Sutskever et al. (2013), "On the importance of initialization and
+momentum in deep learning"; Kingma & Ba (2015), "Adam: A Method for
+Stochastic Optimization", https://arxiv.org/abs/1412.6980.
+"""
+import numpy as np
+
+
+def _check_lr(lr: float) -> float:
+    if not np.isfinite(lr) or lr <= 0:
+        raise ValueError(f"lr must be a finite number > 0, got {lr}")
+    return float(lr)
+
+
+class Optimizer:
+    """Base class: `step(params, grads)` updates `params` in place."""
+
+    name = "optimizer"
+
+    def __init__(self, lr: float):
+        self.lr = _check_lr(lr)
+        self.t = 0
+
+    def reset(self) -> None:
+        """Forget all state, as before the first step."""
+        self.t = 0
+
+    def step(self, params: list, grads: list) -> None:
+        raise NotImplementedError
+
+    def state(self) -> dict:
+        """The optimizer's arrays by name, e.g. for a checkpoint."""
+        return {}
+
+    def config(self) -> dict:
+        return {"name": self.name, "lr": self.lr}
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent, optionally with (Nesterov) momentum.
+
+    Parameters
+    ----------
+    lr : float, default=0.01
+        Learning rate, > 0.
+    momentum : float, default=0.0
+        μ in [0, 1). 0 gives plain gradient descent, θ ← θ - lr g.
+    nesterov : bool, default=False
+        Use Nesterov's look-ahead form; needs momentum > 0.
+
+    Notes
+    -----
+    With momentum: v ← μ v + g, then θ ← θ - lr v, or with Nesterov
+    θ ← θ - lr (g + μ v). This is the form PyTorch uses, so runs compare
+    step for step.
+    """
+
+    name = "sgd"
+
+    def __init__(
+        self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False
+    ):
+        super().__init__(lr)
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        if nesterov and momentum == 0.0:
+            raise ValueError("nesterov=True needs momentum > 0, got 0")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        self.velocity: list[np.ndarray] = []
+
+    def reset(self):
+        super().reset()
+        self.velocity = []
+
+    def step(self, params, grads):
+        self.t += 1
+        if self.momentum == 0.0:
+            for p, g in zip(params, grads):
+                p -= self.lr * g
+            return
+
+        if not self.velocity:
+            self.velocity = [np.zeros_like(p) for p in params]
+        for p, g, v in zip(params, grads, self.velocity):
+            v *= self.momentum
+            v += g
+            if self.nesterov:
+                p -= self.lr * (g + self.momentum * v)
+            else:
+                p -= self.lr * v
+
+    def state(self):
+        return {f"velocity{i}": v for i, v in enumerate(self.velocity)}
+
+    def config(self):
+        return {
+            **super().config(),
+            "momentum": self.momentum,
+            "nesterov": self.nesterov,
+        }
+
+
+class Adam(Optimizer):
+    r"""Adam: per-parameter steps from running moments of the gradient.
+
+    Parameters
+    ----------
+    lr : float, default=0.001
+        Learning rate, > 0.
+    beta1, beta2 : float, default=0.9, 0.999
+        Decay rates of the first and second moment estimates, in [0, 1).
+    eps : float, default=1e-8
+        Added to sqrt(v̂) so the division never sees 0.
+
+    Notes
+    -----
+    With t counting steps from 1:
+    m ← β1 m + (1 - β1) g,  v ← β2 v + (1 - β2) g²,
+    m̂ = m / (1 - β1^t),  v̂ = v / (1 - β2^t)   (bias correction),
+    θ ← θ - lr m̂ / (sqrt(v̂) + eps).
+    """
+
+    name = "adam"
+
+    def __init__(
+        self,
+        lr: float = 0.001,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+    ):
+        super().__init__(lr)
+        for label, beta in (("beta1", beta1), ("beta2", beta2)):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"{label} must be in [0, 1), got {beta}")
+        if not eps > 0:
+            raise ValueError(f"eps must be > 0, got {eps}")
+        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), eps
+        self.m: list[np.ndarray] = []
+        self.v: list[np.ndarray] = []
+
+    def reset(self):
+        super().reset()
+        self.m, self.v = [], []
+
+    def step(self, params, grads):
+        if not self.m:
+            self.m = [np.zeros_like(p) for p in params]
+            self.v = [np.zeros_like(p) for p in params]
+        self.t += 1
+        b1, b2 = self.beta1, self.beta2
+
+        # Bias correction: t counts from 1, so neither divisor is 0.
+        correction1 = 1.0 - b1**self.t
+        correction2 = 1.0 - b2**self.t
+        for p, g, m, v in zip(params, grads, self.m, self.v):
+            m *= b1
+            m += (1.0 - b1) * g
+            v *= b2
+            v += (1.0 - b2) * (g * g)
+            m_hat = m / correction1
+            v_hat = v / correction2
+            p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+    def state(self):
+        arrays = {f"m{i}": m for i, m in enumerate(self.m)}
+        arrays.update({f"v{i}": v for i, v in enumerate(self.v)})
+        return arrays
+
+    def config(self):
+        return {
+            **super().config(),
+            "beta1": self.beta1,
+            "beta2": self.beta2,
+            "eps": self.eps,
+        }
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+
+
+def get_optimizer(name: "str | Optimizer", lr: float | None = None) -> Optimizer:
+    """Return an optimizer for a name (with `lr` if given), or `name` itself."""
+    if isinstance(name, Optimizer):
+        return name
+    if name not in OPTIMIZERS:
+        valid = ", ".join(sorted(OPTIMIZERS))
+        raise ValueError(
+            f"unknown optimizer {name!r}; valid names are: {valid}"
+        )
+    cls = OPTIMIZERS[name]
+    return cls() if lr is None else cls(lr=lr)

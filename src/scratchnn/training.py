@@ -1,0 +1,275 @@
+"""The fit loop: mini-batches, shuffling, History, callbacks, divergence.
+
+This is the one place that ties the network, the loss and the optimizer
+together. Per epoch it shuffles once, then for each mini-batch runs
+feedforward, the loss gradient, backprop and one optimizer step.
+"""
+import logging
+import time
+import warnings
+
+import numpy as np
+
+from .errors import TrainingDivergedError, TrainingInterruptedWarning
+
+logger = logging.getLogger(__name__)
+
+
+class History:
+    """Per-epoch training record: `history["loss"]`, `history["val_loss"]`...
+
+    Attributes
+    ----------
+    history : dict of str to list of float
+        One value per finished epoch for each metric.
+    epochs : list of int
+        The numbers (from 1) of the finished epochs.
+    interrupted : bool
+        True when training was stopped by Ctrl-C.
+    """
+
+    def __init__(self):
+        self.history: dict[str, list[float]] = {}
+        self.epochs: list[int] = []
+        self.interrupted = False
+
+    def append(self, epoch: int, logs: dict) -> None:
+        self.epochs.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(float(value))
+
+    def extend(self, other: "History") -> None:
+        """Append another run's epochs, numbering them after these."""
+        for i in range(len(other)):
+            logs = {k: v[i] for k, v in other.history.items()}
+            self.append(len(self) + 1, logs)
+
+    def __getitem__(self, key: str) -> list[float]:
+        return self.history[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.history
+
+    def __len__(self) -> int:
+        return len(self.epochs)
+
+    def to_dict(self) -> dict:
+        return {"epochs": list(self.epochs), **self.history}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "History":
+        history = cls()
+        history.epochs = [int(e) for e in data.get("epochs", [])]
+        history.history = {
+            k: [float(x) for x in v] for k, v in data.items() if k != "epochs"
+        }
+        return history
+
+    def __repr__(self) -> str:
+        return f"History(epochs={len(self)}, keys={sorted(self.history)})"
+
+
+class Callback:
+    """Hooks the fit loop calls; override the ones you need.
+
+    Setting `network.stop_training = True` from a hook ends training after
+    the current epoch.
+    """
+
+    def on_train_begin(self, network) -> None:
+        pass
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        pass
+
+    def on_train_end(self, history: History) -> None:
+        pass
+
+
+class _FunctionCallback(Callback):
+    """Wraps a plain function f(epoch, logs) as an on_epoch_end hook."""
+
+    def __init__(self, function):
+        self.function = function
+
+    def on_epoch_end(self, epoch, logs):
+        self.function(epoch, logs)
+
+
+class EarlyStopping(Callback):
+    """Stop when a monitored value has not improved for `patience` epochs.
+
+    Parameters
+    ----------
+    monitor : str, default="val_loss"
+        A key of the epoch logs; lower is better unless it ends in
+        "accuracy".
+    patience : int, default=10
+        Epochs without improvement to wait before stopping.
+    restore_best : bool, default=True
+        Put back the parameters of the best epoch when training ends.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 10,
+        restore_best: bool = True,
+    ):
+        self.monitor = monitor
+        self.patience = patience
+        self.restore_best = restore_best
+
+    def on_train_begin(self, network):
+        self.network = network
+        self.sign = -1.0 if self.monitor.endswith("accuracy") else 1.0
+        self.best = np.inf
+        self.best_epoch = 0
+        self.best_params = None
+
+    def on_epoch_end(self, epoch, logs):
+        if self.monitor not in logs:
+            raise ValueError(
+                f"EarlyStopping monitors {self.monitor!r}, which the epoch "
+                f"logs lack (they have {sorted(logs)}); give validation data "
+                f"or monitor 'loss'"
+            )
+        value = self.sign * logs[self.monitor]
+        if value < self.best:
+            self.best, self.best_epoch = value, epoch
+            self.best_params = [p.copy() for p in self.network.parameters()]
+        elif epoch - self.best_epoch >= self.patience:
+            self.network.stop_training = True
+
+    def on_train_end(self, history):
+        if self.restore_best and self.best_params is not None:
+            for p, best in zip(self.network.parameters(), self.best_params):
+                np.copyto(p, best)
+
+
+def _as_callbacks(callbacks) -> list[Callback]:
+    return [
+        c if isinstance(c, Callback) else _FunctionCallback(c)
+        for c in (callbacks or [])
+    ]
+
+
+def run_training(
+    network,
+    x: np.ndarray,
+    targets: np.ndarray,
+    labels: np.ndarray | None,
+    epochs: int,
+    batch_size: int,
+    shuffle: bool,
+    rng: np.random.Generator,
+    validation: tuple | None = None,
+    verbose: int = 0,
+    callbacks=None,
+) -> History:
+    """Train `network` in place on prepared arrays and return its History.
+
+    `x` and `targets` are already scaled, encoded and of the network's
+    dtype; `labels` holds the integer class of each row for classification
+    (None for regression) so training accuracy costs no decoding.
+    """
+    callbacks = _as_callbacks(callbacks)
+    history = History()
+    params = network.parameters()
+    n_samples = x.shape[0]
+    sums_loss = network.loss.name == "sse"
+
+    # The parameters at the end of the last finished epoch: what a diverged
+    # or interrupted run falls back to.
+    last_good = [p.copy() for p in params]
+
+    network.stop_training = False
+    for callback in callbacks:
+        callback.on_train_begin(network)
+
+    try:
+        for epoch in range(1, epochs + 1):
+            started = time.perf_counter()
+            if shuffle and batch_size < n_samples:
+                order = rng.permutation(n_samples)
+            else:
+                order = None
+
+            # One pass over the data, one optimizer step per mini-batch.
+            total_loss, correct = 0.0, 0
+            for start in range(0, n_samples, batch_size):
+                rows = slice(start, start + batch_size)
+                if order is not None:
+                    rows = order[rows]
+                xb, tb = x[rows], targets[rows]
+
+                loss = network.train_step(xb, tb)
+                if not np.isfinite(loss):
+                    _restore(params, last_good)
+                    raise _diverged(network, epoch, loss)
+
+                total_loss += loss if sums_loss else loss * xb.shape[0]
+                if labels is not None:
+                    predicted = network.output_classes()
+                    correct += int(np.sum(predicted == labels[rows]))
+
+            # Close the epoch: record metrics, keep the parameters if finite.
+            if not all(np.isfinite(p).all() for p in params):
+                _restore(params, last_good)
+                raise _diverged(network, epoch, np.nan)
+            for p, good in zip(params, last_good):
+                np.copyto(good, p)
+
+            logs = {"loss": total_loss if sums_loss else total_loss / n_samples}
+            if labels is not None:
+                logs["accuracy"] = correct / n_samples
+            if validation is not None:
+                logs.update(network.evaluate_prepared(*validation, prefix="val_"))
+            logs["seconds"] = time.perf_counter() - started
+            history.append(epoch, logs)
+
+            if verbose:
+                logger.info("epoch %d/%d  %s", epoch, epochs, _format(logs))
+            for callback in callbacks:
+                callback.on_epoch_end(epoch, logs)
+            if network.stop_training:
+                break
+    except KeyboardInterrupt:
+        # Keep what the last finished epoch learned; a half-done epoch is
+        # thrown away so the parameters match the recorded history.
+        _restore(params, last_good)
+        history.interrupted = True
+        warnings.warn(
+            f"training interrupted after {len(history)} finished epoch(s); "
+            f"the network keeps the parameters of the last one",
+            TrainingInterruptedWarning,
+            stacklevel=3,
+        )
+
+    for callback in callbacks:
+        callback.on_train_end(history)
+    return history
+
+
+def _restore(params: list, saved: list) -> None:
+    for p, good in zip(params, saved):
+        np.copyto(p, good)
+
+
+def _diverged(network, epoch: int, loss: float) -> TrainingDivergedError:
+    lr = network.optimizer.lr
+    return TrainingDivergedError(
+        f"training diverged at epoch {epoch} (loss = {loss}); the network "
+        f"keeps the parameters from the end of epoch {epoch - 1}. Try a "
+        f"smaller learning rate (lr is {lr:g}) or standardised inputs"
+    )
+
+
+def _format(logs: dict) -> str:
+    parts = []
+    for key, value in logs.items():
+        if key == "seconds":
+            parts.append(f"{value:.1f}s")
+        else:
+            parts.append(f"{key} {value:.4f}")
+    return "  ".join(parts)

@@ -1,0 +1,136 @@
+"""Checks at the library's edges: arrays in, clear errors out.
+
+Every public entry point passes user data through here first, so a mistake is
+reported where it was made, with what is wrong and how to fix it, and never
+surfaces later as a shape error deep inside a matrix product.
+"""
+import numpy as np
+
+from .errors import DataError
+
+
+def check_features(
+    X,
+    name: str = "X",
+    n_features: int | None = None,
+    allow_empty: bool = False,
+) -> np.ndarray:
+    """Return X as a finite 2-D float64 array, without touching the caller's.
+
+    Integer, unsigned and boolean arrays are converted; object, string and
+    complex arrays are refused. Rows and columns in messages count from 0.
+    """
+    X = np.asarray(X)
+    if X.dtype.kind in "OUSVMm" or X.dtype.kind == "c":
+        raise TypeError(
+            f"{name} has dtype {X.dtype}, but features must be real numbers; "
+            f"convert it with {name}.astype(float) or drop the columns that "
+            f"are not numeric"
+        )
+    if X.ndim != 2:
+        hint = (
+            f"use {name}.reshape(1, -1) for one sample or "
+            f"{name}.reshape(-1, 1) for one feature"
+            if X.ndim == 1
+            else "give one row per sample and one column per feature"
+        )
+        raise DataError(
+            f"{name} must be 2-D (n_samples, n_features), got shape "
+            f"{X.shape}; {hint}"
+        )
+    if X.shape[0] == 0 and not allow_empty:
+        raise DataError(
+            f"{name} has 0 samples (shape {X.shape}); need at least 1"
+        )
+    if X.shape[1] == 0:
+        raise DataError(
+            f"{name} has 0 features (shape {X.shape}); need at least 1 column"
+        )
+    if n_features is not None and X.shape[1] != n_features:
+        raise DataError(
+            f"the model expects {n_features} features, got {X.shape[1]} "
+            f"({name} has shape {X.shape}); give the same columns, in the "
+            f"same order, as in training"
+        )
+
+    X = X.astype(np.float64, copy=False)
+    check_finite(X, name)
+    return X
+
+
+def check_finite(a: np.ndarray, name: str) -> None:
+    """Raise DataError naming the first NaN or inf in a numeric array."""
+    bad = ~np.isfinite(a)
+    if not bad.any():
+        return
+    position = np.argwhere(bad)[0]
+    value = a[tuple(position)]
+    where = (
+        f"row {position[0]}, column {position[1]}"
+        if a.ndim == 2
+        else f"row {position[0]}"
+    )
+    raise DataError(
+        f"{name} contains {value} at {where} (counting from 0); remove or "
+        f"fill in missing and infinite values before training"
+    )
+
+
+def check_lengths(X: np.ndarray, y: np.ndarray) -> None:
+    if len(y) != X.shape[0]:
+        raise DataError(
+            f"X has {X.shape[0]} samples but y has {len(y)}; give one target "
+            f"per row of X"
+        )
+
+
+def check_class_labels(y) -> np.ndarray:
+    """Return class labels as a 1-D array, refusing one-hot and NaN labels."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    if y.ndim == 2:
+        looks_one_hot = np.isin(y, (0, 1)).all() if y.dtype.kind in "biuf" else False
+        hint = (
+            "y looks one-hot; pass class labels instead, e.g. y.argmax(axis=1)"
+            if looks_one_hot
+            else "pass one class label per sample"
+        )
+        raise DataError(
+            f"y for classification must be 1-D, got shape {y.shape}; {hint}"
+        )
+    if y.ndim != 1:
+        raise DataError(f"y must be 1-D class labels, got shape {y.shape}")
+    if y.dtype.kind == "f":
+        check_finite(y, "y")
+    if y.dtype.kind == "O":
+        y = y.astype(str)
+    return y
+
+
+def check_regression_targets(y, n_outputs: int) -> np.ndarray:
+    """Return regression targets as a finite (n_samples, n_outputs) array."""
+    y = np.asarray(y)
+    if y.dtype.kind not in "biuf":
+        raise TypeError(
+            f"y has dtype {y.dtype}, but regression targets must be numbers; "
+            f"for class labels use a cross-entropy loss"
+        )
+    if y.ndim == 1:
+        y = y.reshape(-1, 1)
+    if y.ndim != 2 or y.shape[1] != n_outputs:
+        raise DataError(
+            f"y has shape {y.shape} but the network has {n_outputs} "
+            f"output(s); give y as (n_samples,) or (n_samples, {n_outputs})"
+        )
+    y = y.astype(np.float64, copy=False)
+    check_finite(y, "y")
+    return y
+
+
+def check_positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return int(value)
