@@ -73,7 +73,7 @@ class Network:
         standardize: bool = False,
     ):
         layers = list(layers)
-        if not layers or not all(isinstance(l, Dense) for l in layers):
+        if not layers or not all(isinstance(layer, Dense) for layer in layers):
             raise TypeError(
                 "layers must be a non-empty list of Dense layers, got "
                 f"{layers!r}"

@@ -8,6 +8,9 @@ import numpy as np
 
 from .errors import DataError
 
+# How many bad cells or rows an error message spells out before "and N more".
+MAX_REPORTED = 5
+
 
 def check_features(
     X,
@@ -134,3 +137,13 @@ def check_positive_int(value, name: str) -> int:
     if value < 1:
         raise ValueError(f"{name} must be >= 1, got {value}")
     return int(value)
+
+
+def summarise_problems(problems: list[str], noun: str, sep: str = "; ") -> str:
+    """Join up to MAX_REPORTED problems, then say how many were left out."""
+    text = sep.join(problems[:MAX_REPORTED])
+    left_out = len(problems) - MAX_REPORTED
+    if left_out > 0:
+        text += f"{sep}and {left_out} more {noun}"
+    return text
+
