@@ -231,7 +231,7 @@ class Network:
         X,
         y,
         epochs: int = 100,
-        batch_size: int | None = 32,
+        batch_size: "int | None | str" = "auto",
         shuffle: bool = True,
         seed: int | None = None,
         validation_data: tuple | None = None,
@@ -251,8 +251,9 @@ class Network:
             regression.
         epochs : int, default=100
             Passes over the training data.
-        batch_size : int or None, default=32
-            Samples per gradient step; None uses the whole set (full batch).
+        batch_size : int, None or "auto", default="auto"
+            Samples per gradient step; None uses the whole set (full
+            batch) and "auto" means 32, or all rows when there are fewer.
         shuffle : bool, default=True
             Draw a new order of the samples each epoch.
         seed : int or None, default=None
@@ -325,7 +326,9 @@ class Network:
             val = (self._scale(val[0]), val[1].astype(self.dtype))
 
         n_train = x.shape[0]
-        if batch_size is None:
+        if batch_size == "auto":
+            batch_size = min(32, n_train)
+        elif batch_size is None:
             batch_size = n_train
         batch_size = check_positive_int(batch_size, "batch_size")
         if batch_size > n_train:

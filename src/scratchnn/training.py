@@ -176,8 +176,6 @@ def run_training(
     callbacks = _as_callbacks(callbacks)
     history = History()
     params = network.parameters()
-    n_samples = x.shape[0]
-    sums_loss = network.loss.name == "sse"
 
     # The parameters at the end of the last finished epoch: what a diverged
     # or interrupted run falls back to.
@@ -190,41 +188,23 @@ def run_training(
     try:
         for epoch in range(1, epochs + 1):
             started = time.perf_counter()
-            if shuffle and batch_size < n_samples:
-                order = rng.permutation(n_samples)
-            else:
-                order = None
+            order = None
+            if shuffle and batch_size < x.shape[0]:
+                order = rng.permutation(x.shape[0])
 
-            # One pass over the data, one optimizer step per mini-batch.
-            total_loss, correct = 0.0, 0
-            for start in range(0, n_samples, batch_size):
-                rows = slice(start, start + batch_size)
-                if order is not None:
-                    rows = order[rows]
-                xb, tb = x[rows], targets[rows]
-
-                loss = network.train_step(xb, tb)
-                if not np.isfinite(loss):
+            # A diverging run overflows before its loss is checked; the
+            # checks turn that into one clear error, so NumPy's warnings
+            # would only be noise.
+            with np.errstate(over="ignore", invalid="ignore"):
+                logs = _one_epoch(network, x, targets, labels, batch_size, order)
+                if not np.isfinite(logs["loss"]) or not _all_finite(params):
                     _restore(params, last_good)
-                    raise _diverged(network, epoch, loss)
-
-                total_loss += loss if sums_loss else loss * xb.shape[0]
-                if labels is not None:
-                    predicted = network.output_classes()
-                    correct += int(np.sum(predicted == labels[rows]))
-
-            # Close the epoch: record metrics, keep the parameters if finite.
-            if not all(np.isfinite(p).all() for p in params):
-                _restore(params, last_good)
-                raise _diverged(network, epoch, np.nan)
-            for p, good in zip(params, last_good):
-                np.copyto(good, p)
-
-            logs = {"loss": total_loss if sums_loss else total_loss / n_samples}
-            if labels is not None:
-                logs["accuracy"] = correct / n_samples
-            if validation is not None:
-                logs.update(network.evaluate_prepared(*validation, prefix="val_"))
+                    raise _diverged(network, epoch, logs["loss"])
+                for p, good in zip(params, last_good):
+                    np.copyto(good, p)
+                if validation is not None:
+                    scores = network.evaluate_prepared(*validation, "val_")
+                    logs.update(scores)
             logs["seconds"] = time.perf_counter() - started
             history.append(epoch, logs)
 
@@ -249,6 +229,40 @@ def run_training(
     for callback in callbacks:
         callback.on_train_end(history)
     return history
+
+
+def _one_epoch(network, x, targets, labels, batch_size, order) -> dict:
+    """One pass over the data, one optimizer step per mini-batch.
+
+    Stops at the first batch whose loss is not finite and reports that
+    loss, so the caller can name the epoch.
+    """
+    n_samples = x.shape[0]
+    sums_loss = network.loss.name == "sse"
+    total_loss, correct = 0.0, 0
+    for start in range(0, n_samples, batch_size):
+        rows = slice(start, start + batch_size)
+        if order is not None:
+            rows = order[rows]
+        xb, tb = x[rows], targets[rows]
+
+        loss = network.train_step(xb, tb)
+        if not np.isfinite(loss):
+            return {"loss": loss}
+        total_loss += loss if sums_loss else loss * xb.shape[0]
+        if labels is not None:
+            predicted = network.output_classes()
+            correct += int(np.sum(predicted == labels[rows]))
+
+    # The tutorial's SSE is a sum, so its epoch loss is one too.
+    logs = {"loss": total_loss if sums_loss else total_loss / n_samples}
+    if labels is not None:
+        logs["accuracy"] = correct / n_samples
+    return logs
+
+
+def _all_finite(arrays: list) -> bool:
+    return all(np.isfinite(a).all() for a in arrays)
 
 
 def _restore(params: list, saved: list) -> None:
