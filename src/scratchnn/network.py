@@ -104,6 +104,8 @@ class Network:
         self.encoder: LabelEncoder | None = None
         self.n_features_in_: int | None = None
         self.history: training.History | None = None
+        # JSON-ready notes saved with the model (e.g. the CLI's data name).
+        self.metadata: dict = {}
         self.stop_training = False
 
     # ------------------------------------------------------------------
@@ -509,11 +511,15 @@ class Network:
     # ------------------------------------------------------------------
     # Files and text
     # ------------------------------------------------------------------
-    def save(self, path) -> None:
-        """Write the whole model to one file (see `persistence`)."""
+    def save(self, path, extra: dict | None = None) -> None:
+        """Write the whole model to one file (see `persistence`).
+
+        `extra` is JSON-ready metadata kept in the file and given back as
+        `metadata` on load; None keeps the network's current `metadata`.
+        """
         from .persistence import save_model
 
-        save_model(self, path)
+        save_model(self, path, extra=extra)
 
     @classmethod
     def load(cls, path) -> "Network":

@@ -141,7 +141,8 @@ class Adam(Optimizer):
                 raise ValueError(f"{label} must be in [0, 1), got {beta}")
         if not eps > 0:
             raise ValueError(f"eps must be > 0, got {eps}")
-        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), eps
+        self.beta1, self.beta2 = float(beta1), float(beta2)
+        self.eps = float(eps)
         self.m: list[np.ndarray] = []
         self.v: list[np.ndarray] = []
 

@@ -1,0 +1,335 @@
+"""The `scratchnn` command, run as a user would: arguments in, words out."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scratchnn.cli import main
+
+from conftest import CASES_DIR, load_case
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def run_cli(capsys, *argv):
+    """Run main() in-process; return (exit status, stdout, stderr)."""
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def run_module(*argv, cwd):
+    """Run `python -m scratchnn` in a fresh process."""
+    return subprocess.run(
+        [sys.executable, "-m", "scratchnn", *argv],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def case_csv(name: str) -> str:
+    path = CASES_DIR / name
+    if not path.is_file():
+        pytest.skip(f"field case file {path} not found")
+    return str(path)
+
+
+def write_csv(path: Path, header: str, rows: list[str]) -> str:
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return str(path)
+
+
+# ----------------------------------------------------------------------
+# The main job and the tutorial
+# ----------------------------------------------------------------------
+def test_train_defaults_on_digits_reach_097(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    status, out, err = run_cli(capsys, "train", "--json")
+
+    assert status == 0, err
+    metrics = json.loads(out)
+    assert metrics["test_accuracy"] >= 0.97
+    assert "1437 training rows, 360 test rows" in err
+    assert "64-64-10" in err
+    # The model and the picture of its curves are both written.
+    assert (tmp_path / "model.npz").stat().st_size > 0
+    png = (tmp_path / "model.png").read_bytes()
+    assert png.startswith(PNG_SIGNATURE) and len(png) > 5000
+
+
+def test_train_mnist_5k_reaches_090(tmp_path, capsys):
+    out_path = tmp_path / "mnist.npz"
+    status, out, err = run_cli(
+        capsys, "train", "--data", "mnist-5k", "--json", "--no-plot",
+        "--out", str(out_path),
+    )
+    assert status == 0, err
+    assert json.loads(out)["test_accuracy"] >= 0.90
+    assert not (tmp_path / "mnist.png").exists()
+
+
+def test_train_prints_one_line_per_epoch_off_a_terminal(tmp_path, capsys):
+    status, out, err = run_cli(
+        capsys, "train", "--data", "xor", "--epochs", "3",
+        "--out", str(tmp_path / "m.npz"), "--no-plot",
+    )
+    assert status == 0, err
+    epoch_lines = [
+        line for line in err.splitlines() if line.startswith("epoch ")
+    ]
+    assert [line.split()[1] for line in epoch_lines] == ["1/3", "2/3", "3/3"]
+    assert "loss" in epoch_lines[0] and "acc" in epoch_lines[0]
+    assert out.splitlines()[-1].startswith("test accuracy ")
+
+
+def test_quiet_train_prints_results_only(tmp_path, capsys):
+    status, out, err = run_cli(
+        capsys, "train", "--data", "xor", "--epochs", "2", "-q",
+        "--out", str(tmp_path / "m.npz"), "--no-plot",
+    )
+    assert status == 0
+    assert err == ""
+    assert "test accuracy" in out
+
+
+def test_tutorial_predictions_match_targets(capsys):
+    status, out, err = run_cli(capsys, "tutorial", "--json")
+    assert status == 0, err
+    result = json.loads(out)
+    assert len(result["loss"]) == 1500
+    assert np.allclose(result["predictions"], [0, 1, 1, 0], atol=0.1)
+
+
+def test_tutorial_prints_loss_every_100_iterations(capsys):
+    status, out, _ = run_cli(capsys, "tutorial", "--seed", "3")
+    assert status == 0
+    iterations = [
+        int(line.split()[1])
+        for line in out.splitlines()
+        if line.startswith("iteration")
+    ]
+    assert iterations == [1] + list(range(100, 1501, 100))
+    # The table ends with the four inputs, their targets and predictions.
+    rows = out.strip().splitlines()[-4:]
+    targets = [int(row.split()[3]) for row in rows]
+    guesses = [float(row.split()[4]) for row in rows]
+    assert targets == [0, 1, 1, 0]
+    assert np.allclose(guesses, targets, atol=0.1)
+
+
+def test_python_dash_m_runs_the_same_command(tmp_path):
+    done = run_module("tutorial", "--json", "--epochs", "10", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["loss"]) == 10
+
+
+# ----------------------------------------------------------------------
+# evaluate and predict
+# ----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def digits_model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("digits")
+    path = folder / "digits.npz"
+    status = main(["train", "--epochs", "30", "-q", "--no-plot",
+                   "--out", str(path)])
+    assert status == 0
+    return path
+
+
+def test_evaluate_scores_the_held_out_rows(digits_model, capsys):
+    status, out, err = run_cli(capsys, "evaluate", str(digits_model), "--json")
+    assert status == 0, err
+    report = json.loads(out)
+    matrix = np.array(report["confusion_matrix"])
+    assert matrix.shape == (10, 10)
+    # The held-out test split of digits has 360 rows; the matrix counts them
+    # and its diagonal agrees with the accuracy.
+    assert matrix.sum() == 360
+    assert np.trace(matrix) / 360 == pytest.approx(report["accuracy"])
+    assert report["classes"] == list(range(10))
+
+
+def test_evaluate_prints_a_confusion_matrix(digits_model, capsys):
+    status, out, _ = run_cli(capsys, "evaluate", str(digits_model))
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("loss ") and lines[1].startswith("accuracy ")
+    assert "confusion matrix" in lines[2]
+    assert lines[3].split() == [str(d) for d in range(10)]
+    assert len(lines) == 4 + 10
+
+
+def test_predict_prints_one_label_per_row(tmp_path, capsys):
+    train_csv = case_csv("C21_ok.csv")
+    model = tmp_path / "iris.npz"
+    status, _, err = run_cli(
+        capsys, "train", "--data", train_csv, "--epochs", "200",
+        "--out", str(model), "--no-plot", "-q",
+    )
+    assert status == 0, err
+    # Columns in another order, and no target column: matched by name.
+    rows = write_csv(
+        tmp_path / "new.csv", "petal_len,sepal_len,sepal_wid",
+        ["1.4,5.0,3.4", "5.0,6.5,3.0"],
+    )
+    status, out, err = run_cli(capsys, "predict", str(model), rows)
+    assert status == 0, err
+    predictions = out.split()
+    assert len(predictions) == 2
+    assert set(predictions) <= {"setosa", "versicolor", "virginica"}
+    assert predictions[0] == "setosa"
+
+    out_csv = tmp_path / "pred.csv"
+    status, _, _ = run_cli(capsys, "predict", str(model), rows,
+                           "--out", str(out_csv))
+    assert status == 0
+    assert out_csv.read_text().splitlines()[0] == "prediction"
+    assert out_csv.read_text().splitlines()[1:] == predictions
+
+
+def test_c10_predict_csv_with_other_columns_is_refused(tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    train = write_csv(tmp_path / "train.csv", "a,b,c,label",
+                      [f"{i},{i % 3},{i % 2},{i % 2}" for i in range(12)])
+    assert main(["train", "--data", train, "--epochs", "2", "-q",
+                 "--no-plot", "--out", str(model)]) == 0
+    capsys.readouterr()
+    wider = write_csv(tmp_path / "wide.csv", "a,b,c,d", ["1,2,3,4"])
+    status, out, err = run_cli(capsys, "predict", str(model), wider)
+    assert status == 1 and out == ""
+    assert "unknown ['d']" in err and "['a', 'b', 'c']" in err
+    narrower = write_csv(tmp_path / "narrow.csv", "a,b", ["1,2"])
+    status, _, err = run_cli(capsys, "predict", str(model), narrower)
+    assert status == 1
+    assert "lacks ['c']" in err
+
+
+# ----------------------------------------------------------------------
+# Field cases at the command line
+# ----------------------------------------------------------------------
+def test_c21_bad_cells_are_named_and_nothing_is_written(tmp_path):
+    out_path = tmp_path / "model.npz"
+    out_path.write_bytes(b"an earlier model")
+    done = run_module("train", "--data", case_csv("C21.csv"),
+                      "--out", str(out_path), cwd=tmp_path)
+
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    message = done.stderr.strip()
+    assert len(message.splitlines()) == 1
+    assert "C21.csv line 4, column 'sepal_wid': 'n/a' is not a number" in message
+    assert "line 6, column 'sepal_wid'" in message
+    assert "fix or remove" in message
+    assert out_path.read_bytes() == b"an earlier model"
+    assert not (tmp_path / "model.png").exists()
+
+
+def test_c21_repaired_file_trains_with_string_labels(tmp_path, capsys):
+    status, out, err = run_cli(
+        capsys, "train", "--data", case_csv("C21_ok.csv"), "--json",
+        "--no-plot", "--out", str(tmp_path / "m.npz"),
+    )
+    assert status == 0, err
+    assert "training and reporting on all 6 rows" in err
+    assert "train_accuracy" in json.loads(out)
+
+
+def test_c19_header_only_csv_is_refused(tmp_path, capsys):
+    status, _, err = run_cli(capsys, "train", "--data", case_csv("C19.csv"),
+                             "--out", str(tmp_path / "m.npz"))
+    assert status == 1
+    assert "no data rows" in err
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_c17_nan_in_csv_names_the_line_and_keeps_the_old_model(
+    tmp_path, capsys
+):
+    data = write_csv(tmp_path / "nan.csv", "x1,x2,y",
+                     ["0,1,0", "1,0.5,0", "2,nan,1", "3,1.5,1"])
+    out_path = tmp_path / "model.npz"
+    out_path.write_bytes(b"keep me")
+    status, _, err = run_cli(capsys, "train", "--data", data,
+                             "--out", str(out_path))
+    assert status == 1
+    assert "line 4, column 'x2'" in err
+    assert out_path.read_bytes() == b"keep me"
+
+
+def test_c27_xor_csv_reaches_full_training_accuracy(tmp_path, capsys):
+    status, out, err = run_cli(
+        capsys, "train", "--data", case_csv("C27.csv"), "--seed", "0",
+        "--json", "--no-plot", "--out", str(tmp_path / "xor.npz"),
+    )
+    assert status == 0, err
+    assert json.loads(out)["train_accuracy"] == 1.0
+
+
+def test_c22_hostile_files_are_refused_without_running(tmp_path):
+    case = load_case("C22")
+    paths = case.build(tmp_path / "hostile")
+    for path in paths.values():
+        for command in ("predict", "evaluate"):
+            extra = [str(tmp_path / "rows.csv")] if command == "predict" else [
+                "--data", "digits"]
+            done = run_module(command, path, *extra, cwd=tmp_path)
+            assert done.returncode == 1, (path, done.stderr)
+            assert case.MARKER not in done.stdout + done.stderr
+            assert "Traceback" not in done.stderr
+            assert "model file" in done.stderr
+
+
+# ----------------------------------------------------------------------
+# Mistakes
+# ----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["train", "--epochs", "0"], "--epochs must be >= 1"),
+        (["train", "--lr", "-0.1"], "--lr must be > 0"),
+        (["train", "--batch-size", "0"], "--batch-size must be >= 1"),
+        (["train", "--layers", "64,x"], "--layers must be widths"),
+        (["train", "--data", "nope"], "unknown dataset 'nope'"),
+        (["train", "--data", "missing.csv"], "does not exist"),
+        (["train", "--out", "no/such/folder/m.npz"], "does not exist"),
+        (["predict", "missing.npz", "x.csv"], "missing.npz"),
+    ],
+)
+def test_mistakes_get_one_clear_line(argv, words, tmp_path, monkeypatch,
+                                     capsys):
+    monkeypatch.chdir(tmp_path)
+    status, out, err = run_cli(capsys, *argv)
+    assert status == 1
+    assert out == ""
+    assert err.startswith("scratchnn: error: ")
+    assert words in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--no-such-flag"])
+    assert exit_info.value.code == 2
+    assert "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_output_folder_is_checked_before_training(tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.geteuid() == 0:
+            pytest.skip("root writes through folder permissions")
+        status, _, err = run_cli(capsys, "train", "--out",
+                                 str(locked / "m.npz"))
+    finally:
+        locked.chmod(0o700)
+    assert status == 1
+    assert "not writable" in err
+    assert "epoch" not in err
