@@ -34,10 +34,7 @@ def run_module(*argv, cwd):
 
 
 def case_csv(name: str) -> str:
-    path = CASES_DIR / name
-    if not path.is_file():
-        pytest.skip(f"field case file {path} not found")
-    return str(path)
+    return str(CASES_DIR / name)
 
 
 def write_csv(path: Path, header: str, rows: list[str]) -> str:

@@ -1,6 +1,5 @@
 """Tests for scratchnn.data: datasets, CSV reading, splitting, scaling."""
 
-import importlib.util
 import warnings
 import zipfile
 from pathlib import Path
@@ -28,20 +27,11 @@ from scratchnn.data import (
 )
 from scratchnn.errors import DataError, NotFittedError
 
-CASES = Path(__file__).resolve().parents[2] / "shared" / "cases" / "inputs"
-needs_cases = pytest.mark.skipif(
-    not CASES.is_dir(), reason=f"field cases folder {CASES} is absent"
-)
+from conftest import CASES_DIR, load_case
+
+CASES = CASES_DIR
 
 GENERATORS = [make_xor, make_circles, make_moons, make_spirals]
-
-
-def _load_case(name):
-    """Import a field-case module such as C18.py from its file path."""
-    spec = importlib.util.spec_from_file_location(name, CASES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _write(tmp_path, text, name="data.csv"):
@@ -293,7 +283,6 @@ def test_generator_rejects_bad_parameters(call, message):
 # read_csv: field cases
 # ---------------------------------------------------------------------------
 
-@needs_cases
 def test_c21_bad_cells_are_all_reported_with_line_and_column():
     path = CASES / "C21.csv"
     with pytest.raises(DataError) as info:
@@ -307,7 +296,6 @@ def test_c21_bad_cells_are_all_reported_with_line_and_column():
     assert "\n" not in message
 
 
-@needs_cases
 def test_c21_ok_parses_with_string_labels():
     result = read_csv(CASES / "C21_ok.csv")
 
@@ -322,16 +310,14 @@ def test_c21_ok_parses_with_string_labels():
     ] * 2
 
 
-@needs_cases
 def test_c19_header_only_file_has_no_data_rows():
     path = CASES / "C19.csv"
     with pytest.raises(DataError, match="has a header but no data rows"):
         read_csv(path)
 
 
-@needs_cases
 def test_c11_string_labels_match_the_case_module():
-    case = _load_case("C11")
+    case = load_case("C11")
     result = read_csv(CASES / "C11.csv")
 
     assert result.target_name == "animal"
@@ -464,9 +450,8 @@ def test_read_csv_single_column_hints_at_the_separator(tmp_path):
 # StandardScaler
 # ---------------------------------------------------------------------------
 
-@needs_cases
 def test_c18_constant_column_standardises_to_zero_without_warnings():
-    case = _load_case("C18")
+    case = load_case("C18")
     X = case.X.copy()
 
     with warnings.catch_warnings(), np.errstate(all="raise"):
@@ -714,9 +699,8 @@ def test_label_encoder_round_trip(labels, kind):
     assert np.array_equal(np.asarray(labels), original)
 
 
-@needs_cases
 def test_label_encoder_on_c11_object_labels():
-    case = _load_case("C11")
+    case = load_case("C11")
     encoder = LabelEncoder().fit(case.Y_OBJECT)
 
     assert encoder.classes_.dtype.kind == "U"

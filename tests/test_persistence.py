@@ -4,7 +4,6 @@ Cases C22 (hostile or damaged model files) and C23 (save/load round trip)
 from the shared case list, plus files these tests damage on purpose.
 """
 import ast
-import importlib.util
 import io
 import json
 import os
@@ -24,19 +23,7 @@ from scratchnn.activations import LeakyReLU
 from scratchnn.errors import ModelFileError, NotFittedError
 from scratchnn.persistence import load_model, save_model
 
-CASES = Path(__file__).resolve().parents[2] / "shared" / "cases" / "inputs"
-
-
-def load_case(name: str):
-    """Import a shared case module by file path, or skip if it is absent."""
-    path = CASES / f"{name}.py"
-    if not path.exists():
-        pytest.skip(f"shared case file {path} is not available")
-    spec = importlib.util.spec_from_file_location(f"case_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+from conftest import load_case
 
 def run_python(code: str, tmp_path: Path) -> subprocess.CompletedProcess:
     """Run code in a fresh interpreter, so nothing is shared with this one."""
