@@ -12,6 +12,7 @@ from scratchnn.activations import (
     Sigmoid,
     Softmax,
     Tanh,
+    activation_spec,
     get_activation,
     log_softmax,
 )
@@ -109,6 +110,51 @@ def test_unknown_activation_lists_valid_names():
     valid = "identity, leaky_relu, relu, sigmoid, softmax, tanh"
     with pytest.raises(ValueError, match=f"'swish'.*{valid}"):
         get_activation("swish")
+
+
+@pytest.mark.parametrize("activation", SMOOTH + KINKED, ids=repr)
+def test_config_rebuilds_an_equal_activation(activation):
+    config = activation.config()
+    rebuilt = get_activation(config)
+    assert type(rebuilt) is type(activation)
+    assert vars(rebuilt) == vars(activation)
+    assert rebuilt.config() == config
+
+
+def test_config_holds_settings_only_where_there_are_some():
+    assert Tanh().config() == {"name": "tanh"}
+    leaky = {"name": "leaky_relu", "slope": 0.3}
+    assert LeakyReLU(slope=0.3).config() == leaky
+    # A layer records a bare name whenever that rebuilds the same thing.
+    assert activation_spec(Tanh()) == "tanh"
+    assert activation_spec(LeakyReLU()) == "leaky_relu"
+    assert activation_spec(LeakyReLU(slope=0.3)) == LeakyReLU(0.3).config()
+
+
+def test_get_activation_from_a_config():
+    leaky = get_activation({"name": "leaky_relu", "slope": 0.3})
+    assert isinstance(leaky, LeakyReLU) and leaky.slope == 0.3
+    assert get_activation({"name": "leaky_relu"}).slope == 0.01
+    assert isinstance(get_activation({"name": "relu"}), ReLU)
+
+    with pytest.raises(ValueError, match="unknown activation None"):
+        get_activation({"slope": 0.3})
+    with pytest.raises(TypeError, match="'relu' has no setting 'slope'"):
+        get_activation({"name": "relu", "slope": 0.3})
+    with pytest.raises(TypeError, match="no setting 'alpha'; it takes: slope"):
+        get_activation({"name": "leaky_relu", "alpha": 0.3})
+
+
+def test_leaky_relu_slope_is_checked():
+    assert LeakyReLU(slope=np.float32(0.5)).slope == 0.5
+    assert type(LeakyReLU(slope=np.float64(0.5)).slope) is float
+    with pytest.raises(TypeError, match="slope must be a number, got '0.3'"):
+        LeakyReLU(slope="0.3")
+    with pytest.raises(TypeError, match="slope must be a number, got True"):
+        LeakyReLU(slope=True)
+    for bad in (np.nan, np.inf, -np.inf):
+        with pytest.raises(ValueError, match="slope must be finite"):
+            LeakyReLU(slope=bad)
 
 
 def test_base_class_is_abstract():

@@ -4,6 +4,7 @@ import pytest
 
 from conftest import load_case, numerical_gradient, relative_error
 from scratchnn import Dense, Network
+from scratchnn.activations import LeakyReLU
 from scratchnn.initializers import get_initializer
 from scratchnn.losses import SumSquaredError
 
@@ -154,6 +155,18 @@ def test_config_and_repr():
         "init": "uniform",
     }
     assert repr(layer) == "Dense(4, activation=tanh, use_bias=False)"
+
+
+def test_config_records_activation_settings():
+    leaky = Dense(3, LeakyReLU(slope=0.3))
+    expected = {"name": "leaky_relu", "slope": 0.3}
+    assert leaky.config()["activation"] == expected
+    assert Dense(3, LeakyReLU()).config()["activation"] == "leaky_relu"
+
+    # A config given back to Dense builds the same layer.
+    rebuilt = Dense(**leaky.config())
+    assert rebuilt.config() == leaky.config()
+    assert rebuilt.activation.slope == 0.3
 
 
 # ----------------------------------------------------------------------

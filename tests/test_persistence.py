@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scratchnn import SGD, Adam, Dense, Network, persistence
-from scratchnn.activations import LeakyReLU
+from scratchnn import SGD, Adam, Dense, Network, atomic, persistence
+from scratchnn.activations import Activation, LeakyReLU, get_activation
 from scratchnn.errors import ModelFileError, NotFittedError
 from scratchnn.persistence import load_model, save_model
 
@@ -859,7 +859,7 @@ def test_save_without_permission_names_the_reason(tmp_path, monkeypatch):
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied", str(tmp_path))
 
-    monkeypatch.setattr(persistence.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", denied)
     path = tmp_path / "x.model"
     expected = (
         rf"cannot write model file '{path}': \[Errno 13\] Permission denied; "
@@ -899,12 +899,137 @@ def test_unfitted_network_is_not_saved(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-def test_activation_settings_beyond_the_name_are_not_saved(tmp_path):
+def leaky_regressor(slope: float):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(16, 2))
-    net = Network([Dense(4, LeakyReLU(slope=0.3)), Dense(1)], loss="mse")
+    net = Network([Dense(4, LeakyReLU(slope=slope)), Dense(1)], loss="mse")
     net.fit(X, X[:, 0], epochs=1, batch_size=4, seed=0)
-    with pytest.raises(NotImplementedError, match=r"layer 0 uses LeakyReLU"):
+    return net, X
+
+
+def test_leaky_relu_slope_round_trips(tmp_path):
+    net, X = leaky_regressor(slope=0.3)
+    path = tmp_path / "leaky.model"
+    save_model(net, path)
+
+    layers = header_of(members_of(path))["config"]["layers"]
+    assert layers[0]["activation"] == {"name": "leaky_relu", "slope": 0.3}
+    assert layers[1]["activation"] == "identity"
+    loaded = load_model(path)
+    assert isinstance(loaded.layers[0].activation, LeakyReLU)
+    assert loaded.layers[0].activation.slope == 0.3
+    assert_same_network(net, loaded, X)
+    # The slope matters here: the default one predicts differently.
+    loaded.layers[0].activation = LeakyReLU()
+    assert not np.array_equal(loaded.predict(X), net.predict(X))
+
+
+def test_default_activation_settings_are_saved_as_a_name(tmp_path):
+    # A bare name keeps the file readable by versions that knew only names.
+    net, X = leaky_regressor(slope=0.01)
+    save_model(net, tmp_path / "leaky.model")
+    header = header_of(members_of(tmp_path / "leaky.model"))
+    assert header["config"]["layers"][0]["activation"] == "leaky_relu"
+    assert_same_network(net, load_model(tmp_path / "leaky.model"), X)
+
+
+@pytest.mark.parametrize(
+    "activation",
+    [
+        {"name": "tanh"},
+        {"name": "leaky_relu"},
+        {"name": "leaky_relu", "slope": 2},
+    ],
+    ids=["no settings", "default slope", "integer slope"],
+)
+def test_activation_config_forms_that_load(regressor_file, activation):
+    path, members = regressor_file
+    header = header_of(members)
+    header["config"]["layers"][0]["activation"] = activation
+    del members["header"]
+    write_model(path, header, members)
+
+    loaded = load_model(path).layers[0].activation
+    assert loaded.config() == get_activation(activation).config()
+
+
+BAD_SLOPES = {
+    "nan": float("nan"),
+    "inf": float("inf"),
+    "-inf": float("-inf"),
+    "text": "0.3",
+    "bool": True,
+    "null": None,
+    "list": [0.3],
+    "beyond float": 10**400,
+}
+
+
+@pytest.mark.parametrize("slope", BAD_SLOPES.values(), ids=BAD_SLOPES)
+def test_bad_activation_slope_is_refused(regressor_file, slope):
+    path, members = regressor_file
+    header = header_of(members)
+    activation = {"name": "leaky_relu", "slope": slope}
+    header["config"]["layers"][0]["activation"] = activation
+    del members["header"]
+    write_model(path, header, members)
+
+    message = (
+        r"invalid header: config.layers\[0\].activation.slope must be a "
+        r"finite number, got "
+    )
+    with pytest.raises(ModelFileError, match=message):
+        load_model(path)
+
+
+@pytest.mark.parametrize(
+    "activation, message",
+    [
+        (
+            {"name": "swish"},
+            r"config.layers\[0\].activation names an unknown activation "
+            r"'swish'",
+        ),
+        ({"slope": 0.3}, r"activation names an unknown activation None"),
+        (
+            {"name": "relu", "slope": 0.3},
+            r"config.layers\[0\].activation has unknown keys slope",
+        ),
+        (["leaky_relu", 0.3], r"unknown activation \['leaky_relu', 0.3\]"),
+    ],
+    ids=["unknown name", "no name", "unknown setting", "list"],
+)
+def test_bad_activation_config_is_refused(regressor_file, activation, message):
+    path, members = regressor_file
+    header = header_of(members)
+    header["config"]["layers"][0]["activation"] = activation
+    del members["header"]
+    write_model(path, header, members)
+
+    with pytest.raises(ModelFileError, match=message):
+        load_model(path)
+
+
+def test_activation_the_loader_cannot_rebuild_is_not_saved(tmp_path):
+    class Cube(Activation):
+        name = "cube"
+
+        def forward(self, z):
+            return z**3
+
+        def backward(self, grad, z, a):
+            return grad * 3 * z**2
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(16, 2))
+    net = Network([Dense(4, Cube()), Dense(1)], loss="mse")
+    net.fit(X, X[:, 0], epochs=1, batch_size=4, seed=0)
+    with pytest.raises(NotImplementedError, match=r"layer 0 uses Cube, "):
+        save_model(net, tmp_path / "m.model")
+
+    net, _ = leaky_regressor(slope=0.3)
+    net.layers[0].activation.slope = float("nan")
+    with pytest.raises(ValueError, match="layer 0's slope must be finite"):
         save_model(net, tmp_path / "m.model")
     assert os.listdir(tmp_path) == []
 

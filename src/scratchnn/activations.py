@@ -4,6 +4,10 @@ An activation maps a layer's pre-activation `z` to its output `a = σ(z)`.
 In backprop it turns dL/da into dL/dz; for element-wise functions that is
 dL/da * σ'(z), and the derivative is written from `a` where that is cheaper.
 """
+import inspect
+import math
+import numbers
+
 import numpy as np
 
 
@@ -19,6 +23,13 @@ class Activation:
         self, grad: np.ndarray, z: np.ndarray, a: np.ndarray
     ) -> np.ndarray:
         raise NotImplementedError
+
+    def config(self) -> dict:
+        """The name and any settings, as JSON-ready values.
+
+        `get_activation` turns the result back into an equal activation.
+        """
+        return {"name": self.name}
 
     def __repr__(self) -> str:
         return self.name
@@ -80,11 +91,24 @@ class ReLU(Activation):
 
 
 class LeakyReLU(Activation):
-    """σ(z) = z for z > 0, else `slope` * z; σ'(z) is 1 or `slope`."""
+    """σ(z) = z for z > 0, else `slope` * z; σ'(z) is 1 or `slope`.
+
+    Parameters
+    ----------
+    slope : float, default=0.01
+        The gradient for z <= 0; any finite number.
+    """
 
     name = "leaky_relu"
 
     def __init__(self, slope: float = 0.01):
+        if isinstance(slope, bool) or not isinstance(slope, numbers.Real):
+            raise TypeError(f"slope must be a number, got {slope!r}")
+        # A Python float keeps float32 inputs float32 (a NumPy float64
+        # scalar would promote them) and goes into JSON as it is.
+        slope = float(slope)
+        if not math.isfinite(slope):
+            raise ValueError(f"slope must be finite, got {slope}")
         self.slope = slope
 
     def forward(self, z):
@@ -92,6 +116,9 @@ class LeakyReLU(Activation):
 
     def backward(self, grad, z, a):
         return np.where(z > 0, grad, self.slope * grad)
+
+    def config(self):
+        return {"name": self.name, "slope": self.slope}
 
 
 class Softmax(Activation):
@@ -148,13 +175,51 @@ ACTIVATIONS = {
 }
 
 
-def get_activation(name: "str | Activation") -> Activation:
-    """Return a fresh activation object for a name, or `name` if it is one."""
-    if isinstance(name, Activation):
-        return name
-    if name not in ACTIVATIONS:
+def get_activation(spec: "str | dict | Activation") -> Activation:
+    """Return a fresh activation for a name or a config, or `spec` itself.
+
+    Parameters
+    ----------
+    spec : str, dict or Activation
+        A name such as "relu"; a dict as `Activation.config` gives it, e.g.
+        ``{"name": "leaky_relu", "slope": 0.3}`` (settings left out take
+        their defaults); or an activation object, returned as it is.
+    """
+    if isinstance(spec, Activation):
+        return spec
+    if isinstance(spec, dict):
+        settings = dict(spec)
+        name = settings.pop("name", None)
+    else:
+        name, settings = spec, {}
+    if not isinstance(name, str) or name not in ACTIVATIONS:
         valid = ", ".join(sorted(ACTIVATIONS))
         raise ValueError(
             f"unknown activation {name!r}; valid names are: {valid}"
         )
-    return ACTIVATIONS[name]()
+
+    cls = ACTIVATIONS[name]
+    accepted = list(inspect.signature(cls).parameters)
+    unknown = sorted(set(settings) - set(accepted))
+    if unknown:
+        takes = ", ".join(accepted) or "no settings"
+        raise TypeError(
+            f"activation {name!r} has no setting {unknown[0]!r}; it takes: "
+            f"{takes}"
+        )
+    return cls(**settings)
+
+
+def activation_spec(activation: Activation) -> "str | dict":
+    """How a layer's config records `activation`: its name, or its config.
+
+    The bare name is kept when it rebuilds the same activation (always so
+    for those without settings), which keeps such files readable by
+    scratchnn versions that knew only names.
+    """
+    config = activation.config()
+    name = config["name"]
+    cls = ACTIVATIONS.get(name)
+    if cls is None or config == cls().config():
+        return name
+    return config

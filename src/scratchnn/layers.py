@@ -6,7 +6,7 @@ dz = dL/da * σ'(z), dW = xᵀ dz, db = Σ_samples dz, dx = dz Wᵀ.
 """
 import numpy as np
 
-from .activations import Activation, get_activation
+from .activations import Activation, activation_spec, get_activation
 from .initializers import DEFAULT_FOR_ACTIVATION, get_initializer
 
 
@@ -17,8 +17,9 @@ class Dense:
     ----------
     units : int
         Number of outputs (neurons) of the layer.
-    activation : str or Activation, default="identity"
-        One of identity, sigmoid, tanh, relu, leaky_relu, softmax.
+    activation : str, dict or Activation, default="identity"
+        One of identity, sigmoid, tanh, relu, leaky_relu, softmax, or a
+        config such as ``{"name": "leaky_relu", "slope": 0.3}``.
     use_bias : bool, default=True
         False gives z = x W, as in the tutorial's network.
     init : str or None, default=None
@@ -37,7 +38,7 @@ class Dense:
     def __init__(
         self,
         units: int,
-        activation: "str | Activation" = "identity",
+        activation: "str | dict | Activation" = "identity",
         use_bias: bool = True,
         init: str | None = None,
     ):
@@ -109,10 +110,14 @@ class Dense:
         return sum(p.size for p in self.params.values())
 
     def config(self) -> dict:
-        """The constructor arguments, as plain JSON-ready values."""
+        """The constructor arguments, as plain JSON-ready values.
+
+        The activation is its name, or its config where it has settings
+        other than the defaults (see `activations.activation_spec`).
+        """
         return {
             "units": self.units,
-            "activation": self.activation.name,
+            "activation": activation_spec(self.activation),
             "use_bias": self.use_bias,
             "init": self.init,
         }

@@ -6,24 +6,30 @@ optimizer settings and the class labels. The loader checks every name,
 shape, dtype and size against that header before it reads any array data.
 """
 import contextlib
-import inspect
 import json
 import logging
 import math
 import os
 import stat
-import tempfile
 import zipfile
 import zlib
 
 import numpy as np
 
-from .activations import ACTIVATIONS
+from .activations import ACTIVATIONS, get_activation
+from .atomic import atomic_write
 from .data import LabelEncoder, StandardScaler
 from .errors import DataError, ModelFileError, NotFittedError
-from .initializers import INITIALIZERS
 from .layers import Dense
-from .losses import CLASSIFICATION_LOSSES, LOSSES
+from .model_header import (
+    MAX_LAYERS,
+    check_header,
+    class_labels,
+    damaged,
+    expected_arrays,
+    invalid,
+    show,
+)
 from .network import Network
 from .optimizers import OPTIMIZERS
 from .training import History
@@ -34,11 +40,10 @@ FORMAT = "scratchnn-model"
 FORMAT_VERSION = 1
 READABLE_VERSIONS = (1,)
 
-# Limits that keep a hostile header from making the loader allocate
-# absurd amounts of memory; real models stay far below them.
-_MAX_WIDTH = 10**8
-_MAX_LAYERS = 10_000
-_MAX_MEMBERS = 2 * _MAX_LAYERS + 3
+# Limits on the archive, beyond those model_header puts on the header's
+# contents: a model has at most a weight and a bias per layer, the header
+# and the two scaling arrays.
+_MAX_MEMBERS = 2 * MAX_LAYERS + 3
 _MAX_HEADER_BYTES = 10 * 2**20
 # An .npy member is its data plus a short text header (128 bytes as NumPy
 # writes ours); allow this much beyond the data, and no more.
@@ -48,29 +53,8 @@ _NPY_MIN_HEADER = 10
 # claims more than this is lying about its size.
 _DEFLATE_RATIO = 1100
 
-_HEADER_KEYS = {
-    "format",
-    "format_version",
-    "library_version",
-    "config",
-    "n_features",
-    "task",
-    "classes",
-    "standardize",
-    "history",
-    "arrays",
-}
-_CONFIG_KEYS = {"layers", "loss", "optimizer", "dtype", "standardize"}
-_LAYER_KEYS = {"units", "activation", "use_bias", "init"}
-_DTYPES = {"float32": "<f4", "float64": "<f8"}
-
-# How class labels are kept in JSON, and the array kind each comes back as.
-_LABEL_KINDS = {
-    "int": np.int64,
-    "float": np.float64,
-    "str": np.str_,
-    "bool": np.bool_,
-}
+# The JSON kind a class label array is saved as; model_header maps each
+# kind back to an array dtype.
 _KIND_OF_DTYPE = {
     "i": "int",
     "u": "int",
@@ -105,12 +89,12 @@ def save_model(network: Network, path, extra: dict | None = None) -> None:
         If the network is not trained, or lacks the class labels or input
         scaling its predictions need.
     NotImplementedError
-        If an activation has settings other than its defaults (such as a
-        LeakyReLU slope), which the file cannot record yet.
+        If a layer uses an activation class of the caller's own, which the
+        loader could not rebuild.
     TypeError
         If `extra` is not a dict of JSON-ready values.
     ValueError
-        If a weight is NaN or inf.
+        If a weight or an activation setting is NaN or inf.
     ModelFileError
         If the file cannot be written (missing folder, no permission, disk
         full); an existing file at `path` is then left as it was.
@@ -119,8 +103,8 @@ def save_model(network: Network, path, extra: dict | None = None) -> None:
     -----
     The model is written to a temporary file in the same folder, synced to
     disk, then renamed over `path`, so a crash never leaves a half-written
-    model where a good one stood. A new file gets owner-only permissions
-    (those of `tempfile.mkstemp`); a replaced file keeps its own.
+    model where a good one stood. A new file gets the permissions `open`
+    would give it (0o666 less the umask); a replaced file keeps its own.
     """
     path = os.fspath(path)
     members = _pack(network, extra)
@@ -148,7 +132,7 @@ def _pack(network: Network, extra) -> dict[str, np.ndarray]:
             "scaling is not fitted yet; call fit(X, y) first"
         )
     for i, layer in enumerate(network.layers):
-        _check_activation_is_named(layer.activation, i)
+        _check_activation_rebuilds(layer.activation, i)
     if extra is None:
         extra = network.metadata
     if not isinstance(extra, dict):
@@ -204,18 +188,23 @@ def _pack(network: Network, extra) -> dict[str, np.ndarray]:
     return {"header": raw, **arrays}
 
 
-def _check_activation_is_named(activation, i: int) -> None:
-    """Refuse an activation whose settings its name alone does not give."""
-    # NOTE: Dense.config() records only the activation's name, so e.g. a
-    # LeakyReLU(slope=0.3) would come back with the default slope.
-    name = activation.name
-    default = ACTIVATIONS[name]() if name in ACTIVATIONS else None
-    if default is None or vars(default) != vars(activation):
+def _check_activation_rebuilds(activation, i: int) -> None:
+    """Refuse an activation the loader would not rebuild as it is."""
+    # The loader looks the recorded name up among scratchnn's own classes,
+    # so a caller's own class (even a subclass of ours) cannot come back.
+    if type(activation) is not ACTIVATIONS.get(activation.name):
+        valid = ", ".join(sorted(ACTIVATIONS))
         raise NotImplementedError(
-            f"layer {i} uses {type(activation).__name__} with settings "
-            f"{vars(activation)}, which the model file cannot record yet; "
-            f"use the activation by name ({name!r}) to save this network"
+            f"layer {i} uses {type(activation).__name__}, which the model "
+            f"file cannot record; saved networks must use scratchnn's own "
+            f"activations ({valid})"
         )
+    # Settings changed after construction (e.g. slope set to NaN) would
+    # make a file that the loader refuses; refuse them now instead.
+    try:
+        get_activation(activation.config())
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"cannot save: layer {i}'s {err}") from None
 
 
 def _json_scalar(value):
@@ -241,7 +230,7 @@ def _labels_to_json(encoder: LabelEncoder | None) -> dict | None:
 
 
 def _write_atomically(members: dict[str, np.ndarray], path: str) -> None:
-    """Write to a temporary file beside `path`, then rename it over `path`."""
+    """Write the archive through `atomic_write`, naming the model file."""
     if os.path.isdir(path):
         raise ModelFileError(
             f"cannot write model file {path!r}: it is a directory; give a "
@@ -254,45 +243,12 @@ def _write_atomically(members: dict[str, np.ndarray], path: str) -> None:
             f"exist; create it first or choose another folder"
         )
 
-    name = os.path.basename(path)
-    try:
-        fd, tmp = tempfile.mkstemp(
-            dir=folder, prefix=f".{name}.", suffix=".tmp"
-        )
-    except OSError as err:
-        raise _write_error(path, err) from err
     try:
         # An open file, not a name: savez would append ".npz" to a name.
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_write(path) as fh:
             np.savez_compressed(fh, **members)
-            fh.flush()
-            os.fsync(fh.fileno())
-        _keep_mode(path, tmp)
-        os.replace(tmp, path)
-    except BaseException as err:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(err, OSError):
-            raise _write_error(path, err) from err
-        raise
-
-    # The rename lives in the folder's entry list; sync that too, where
-    # the platform allows opening a folder.
-    with contextlib.suppress(OSError):
-        folder_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(folder_fd)
-        finally:
-            os.close(folder_fd)
-
-
-def _keep_mode(path: str, tmp: str) -> None:
-    """Give the new file the permissions of the one it replaces."""
-    try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except FileNotFoundError:
-        return
-    os.chmod(tmp, mode)
+    except OSError as err:
+        raise _write_error(path, err) from err
 
 
 def _os_reason(err: OSError) -> str:
@@ -366,8 +322,8 @@ def load_model(path) -> Network:
         with npz:
             survey = _survey(npz.zip, file_length, path)
             header = _read_header(npz, survey, path)
-            _check_header(header, path)
-            expected = _expected_arrays(header, path)
+            check_header(header, path)
+            expected = expected_arrays(header, path)
             _check_members(survey, expected, path)
             arrays = _read_arrays(npz, expected, path)
 
@@ -408,17 +364,6 @@ def _check_path(path: str) -> None:
         )
 
 
-def _show(value, limit: int = 60) -> str:
-    """repr of a value from the file, cut short: the file may be hostile."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _listed(names: list, limit: int = 5) -> str:
-    shown = ", ".join(_show(name, 30).strip("'") for name in names[:limit])
-    return shown + (", ..." if len(names) > limit else "")
-
-
 def _foreign_or_damaged(path: str, reason: str) -> ModelFileError:
     return ModelFileError(
         f"{path!r} is not a scratchnn model file (or is damaged): {reason}"
@@ -428,15 +373,6 @@ def _foreign_or_damaged(path: str, reason: str) -> ModelFileError:
 def _foreign(path: str, reason: str) -> ModelFileError:
     return ModelFileError(f"{path!r} is not a scratchnn model file: {reason}")
 
-
-def _damaged(path: str, detail: str) -> ModelFileError:
-    return ModelFileError(f"model file {path!r} is damaged: {detail}")
-
-
-def _invalid(path: str, detail: str) -> ModelFileError:
-    return ModelFileError(
-        f"model file {path!r} has an invalid header: {detail}"
-    )
 
 
 def _object_arrays(path: str) -> ModelFileError:
@@ -475,7 +411,7 @@ def _reading(path: str, member: str | None = None):
         if isinstance(err, ValueError) and "allow_pickle" in reason:
             raise _object_arrays(path) from None
         if member is not None:
-            reason = f"member {_show(member)}: {reason}"
+            reason = f"member {show(member)}: {reason}"
         raise _foreign_or_damaged(path, reason) from None
 
 
@@ -490,10 +426,10 @@ def _survey(archive: zipfile.ZipFile, file_length: int, path: str) -> dict:
         )
     names = [info.filename for info in infos]
     if len(set(names)) != len(names):
-        raise _damaged(path, "some member names appear twice")
+        raise damaged(path, "some member names appear twice")
     # The sizes in the zip directory are claims; hold them to the file.
     if sum(info.compress_size for info in infos) > file_length:
-        raise _damaged(
+        raise damaged(
             path, "its zip directory claims more data than the file holds"
         )
 
@@ -501,7 +437,7 @@ def _survey(archive: zipfile.ZipFile, file_length: int, path: str) -> dict:
     for info in infos:
         name = info.filename
         if info.flag_bits & 0x1:
-            raise _foreign(path, f"member {_show(name)} is encrypted")
+            raise _foreign(path, f"member {show(name)} is encrypted")
         if info.compress_type == zipfile.ZIP_STORED:
             limit = info.compress_size
         elif info.compress_type == zipfile.ZIP_DEFLATED:
@@ -509,13 +445,13 @@ def _survey(archive: zipfile.ZipFile, file_length: int, path: str) -> dict:
         else:
             raise _foreign(
                 path,
-                f"member {_show(name)} uses zip compression method "
+                f"member {show(name)} uses zip compression method "
                 f"{info.compress_type}; scratchnn writes only deflate",
             )
         if info.file_size > limit:
-            raise _damaged(
+            raise damaged(
                 path,
-                f"member {_show(name)} claims {info.file_size} bytes "
+                f"member {show(name)} claims {info.file_size} bytes "
                 f"uncompressed from {info.compress_size} compressed, which is "
                 f"impossible; its zip directory is damaged",
             )
@@ -544,16 +480,16 @@ def _check_size(info: zipfile.ZipInfo, shape, dtype: np.dtype, path) -> None:
     """Refuse a member whose inflated size does not fit its shape."""
     n_bytes = math.prod(shape) * dtype.itemsize
     if info.file_size > n_bytes + _NPY_SLACK:
-        raise _damaged(
+        raise damaged(
             path,
-            f"member {_show(info.filename)} would inflate to {info.file_size} "
+            f"member {show(info.filename)} would inflate to {info.file_size} "
             f"bytes, but shape {tuple(shape)} of {dtype.str} needs only "
             f"{n_bytes}; refusing to inflate it",
         )
     if info.file_size < n_bytes + _NPY_MIN_HEADER:
-        raise _damaged(
+        raise damaged(
             path,
-            f"member {_show(info.filename)} holds {info.file_size} bytes, too "
+            f"member {show(info.filename)} holds {info.file_size} bytes, too "
             f"few for shape {tuple(shape)} of {dtype.str}",
         )
 
@@ -568,7 +504,7 @@ def _read_header(npz, survey: dict, path: str) -> dict:
             path, f"its header is {dtype} of shape {shape}, not bytes"
         )
     if shape[0] > _MAX_HEADER_BYTES:
-        raise _damaged(
+        raise damaged(
             path,
             f"its header is {shape[0]} bytes, more than the "
             f"{_MAX_HEADER_BYTES} any scratchnn model needs",
@@ -587,7 +523,7 @@ def _read_header(npz, survey: dict, path: str) -> dict:
     if header.get("format") != FORMAT:
         raise _foreign(
             path,
-            f"its header format is {_show(header.get('format'))}, expected "
+            f"its header format is {show(header.get('format'))}, expected "
             f"{FORMAT!r}",
         )
     version = header.get("format_version")
@@ -596,301 +532,11 @@ def _read_header(npz, survey: dict, path: str) -> dict:
 
         readable = ", ".join(str(v) for v in READABLE_VERSIONS)
         raise ModelFileError(
-            f"model file {path!r} has format_version {_show(version)}, but "
+            f"model file {path!r} has format_version {show(version)}, but "
             f"scratchnn {__version__} reads only format_version {readable}; "
             f"load it with the scratchnn version that wrote it"
         )
     return header
-
-
-# ---------------------------------------------------------------------------
-# Header validation
-# ---------------------------------------------------------------------------
-
-def _is_int(value) -> bool:
-    return type(value) is int
-
-
-def _is_number(value) -> bool:
-    return type(value) in (int, float)
-
-
-def _check_keys(
-    mapping,
-    where: str,
-    required: set,
-    path: str,
-    optional: frozenset = frozenset(),
-) -> None:
-    if not isinstance(mapping, dict):
-        raise _invalid(
-            path, f"{where} must be an object, got {type(mapping).__name__}"
-        )
-    missing = sorted(required - mapping.keys())
-    if missing:
-        raise _invalid(path, f"{where} lacks {_listed(missing)}")
-    unknown = sorted(mapping.keys() - required - optional)
-    if unknown:
-        raise _invalid(path, f"{where} has unknown keys {_listed(unknown)}")
-
-
-def _check_width(value, where: str, path: str) -> None:
-    if not _is_int(value) or not 1 <= value <= _MAX_WIDTH:
-        raise _invalid(
-            path,
-            f"{where} must be an integer in [1, {_MAX_WIDTH}], got "
-            f"{_show(value)}",
-        )
-
-
-def _check_name(value, registry, what: str, where: str, path: str) -> None:
-    if not isinstance(value, str) or value not in registry:
-        valid = ", ".join(sorted(registry))
-        raise _invalid(
-            path,
-            f"{where} names an unknown {what} {_show(value)}; this scratchnn "
-            f"knows: {valid}",
-        )
-
-
-def _check_header(header: dict, path: str) -> None:
-    """Check every header field's type and range; raise on the first fault."""
-    _check_keys(header, "the header", _HEADER_KEYS, path, frozenset({"extra"}))
-    if not isinstance(header["library_version"], str):
-        raise _invalid(path, "library_version must be a string")
-
-    config = header["config"]
-    _check_keys(config, "config", _CONFIG_KEYS, path)
-    layers = config["layers"]
-    if not isinstance(layers, list) or not 1 <= len(layers) <= _MAX_LAYERS:
-        raise _invalid(
-            path,
-            f"config.layers must be a list of 1 to {_MAX_LAYERS} layers",
-        )
-    for i, layer in enumerate(layers):
-        where = f"config.layers[{i}]"
-        _check_keys(layer, where, _LAYER_KEYS, path)
-        _check_width(layer["units"], f"{where}.units", path)
-        _check_name(
-            layer["activation"], ACTIVATIONS, "activation", where, path
-        )
-        _check_name(layer["init"], INITIALIZERS, "initializer", where, path)
-        if not isinstance(layer["use_bias"], bool):
-            raise _invalid(path, f"{where}.use_bias must be true or false")
-    _check_name(config["loss"], LOSSES, "loss", "config.loss", path)
-    _check_optimizer(config["optimizer"], path)
-    if not isinstance(config["dtype"], str) or config["dtype"] not in _DTYPES:
-        raise _invalid(
-            path,
-            f"config.dtype must be 'float32' or 'float64', got "
-            f"{_show(config['dtype'])}",
-        )
-    for where, value in (
-        ("config.standardize", config["standardize"]),
-        ("standardize", header["standardize"]),
-    ):
-        if not isinstance(value, bool):
-            raise _invalid(path, f"{where} must be true or false")
-    if header["standardize"] != config["standardize"]:
-        raise _invalid(path, "standardize disagrees with config.standardize")
-
-    _check_width(header["n_features"], "n_features", path)
-    is_classifier = config["loss"] in CLASSIFICATION_LOSSES
-    task = "classification" if is_classifier else "regression"
-    if header["task"] != task:
-        raise _invalid(
-            path,
-            f"task is {_show(header['task'])}, but loss {config['loss']!r} "
-            f"makes it {task!r}",
-        )
-    if is_classifier:
-        _check_classes(header["classes"], config, path)
-    elif header["classes"] is not None:
-        raise _invalid(path, "a regression model must have classes null")
-
-    _check_history(header["history"], path)
-    _check_declared_arrays(header["arrays"], path)
-    if not isinstance(header.get("extra", {}), dict):
-        raise _invalid(path, "extra must be an object")
-
-
-def _check_optimizer(config, path: str) -> None:
-    if not isinstance(config, dict):
-        raise _invalid(path, "config.optimizer must be an object")
-    name = config.get("name")
-    _check_name(name, OPTIMIZERS, "optimizer", "config.optimizer", path)
-
-    signature = inspect.signature(OPTIMIZERS[name].__init__)
-    accepted = set(signature.parameters) - {"self"}
-    _check_keys(config, "config.optimizer", {"name"} | accepted, path)
-    for key in accepted:
-        value = config[key]
-        if not (_is_number(value) or isinstance(value, bool)):
-            raise _invalid(
-                path,
-                f"config.optimizer.{key} must be a number, got {_show(value)}",
-            )
-
-
-def _labels(classes: dict) -> np.ndarray:
-    """The saved class labels as an array of their own kind."""
-    return np.array(classes["values"], dtype=_LABEL_KINDS[classes["dtype"]])
-
-
-def _check_classes(classes, config: dict, path: str) -> None:
-    _check_keys(classes, "classes", {"dtype", "values"}, path)
-    kind, values = classes["dtype"], classes["values"]
-    if not isinstance(kind, str) or kind not in _LABEL_KINDS:
-        raise _invalid(
-            path,
-            f"classes.dtype must be one of {', '.join(_LABEL_KINDS)}, got "
-            f"{_show(kind)}",
-        )
-    if not isinstance(values, list) or not 2 <= len(values) <= _MAX_WIDTH:
-        raise _invalid(path, "classes.values must list at least 2 labels")
-    fits = {
-        "int": _is_int,
-        "float": _is_number,
-        "str": lambda v: isinstance(v, str),
-        "bool": lambda v: isinstance(v, bool),
-    }[kind]
-    if not all(fits(v) for v in values):
-        raise _invalid(path, f"classes.values must all be of kind {kind}")
-    try:
-        labels = _labels(classes)
-    except OverflowError:
-        detail = "classes.values hold an integer beyond int64"
-        raise _invalid(path, detail) from None
-    if kind == "float" and np.isnan(labels).any():
-        raise _invalid(path, "classes.values hold NaN")
-    # The encoder finds codes by binary search, so order matters.
-    if not (labels[1:] > labels[:-1]).all():
-        raise _invalid(path, "classes.values must be distinct and sorted")
-
-    units = config["layers"][-1]["units"]
-    if config["loss"] == "binary_crossentropy":
-        if len(labels) != 2 or units != 1:
-            raise _invalid(
-                path,
-                f"binary_crossentropy needs 2 classes and 1 output unit, got "
-                f"{len(labels)} classes and {units} units",
-            )
-    elif len(labels) != units:
-        raise _invalid(
-            path,
-            f"the output layer has {units} units but there are "
-            f"{len(labels)} classes",
-        )
-
-
-def _check_history(history, path: str) -> None:
-    if history is None:
-        return
-    if not isinstance(history, dict):
-        raise _invalid(path, "history must be an object or null")
-    for key, values in history.items():
-        fits = _is_int if key == "epochs" else _is_number
-        if not isinstance(values, list) or not all(fits(v) for v in values):
-            detail = f"history[{_show(key)}] must be a list of numbers"
-            raise _invalid(path, detail)
-
-
-def _check_declared_arrays(arrays, path: str) -> None:
-    if not isinstance(arrays, dict):
-        raise _invalid(path, "arrays must be an object")
-    for name, entry in arrays.items():
-        if (
-            not isinstance(entry, list)
-            or len(entry) != 2
-            or not isinstance(entry[0], list)
-            or not all(_is_int(n) and n >= 0 for n in entry[0])
-            or not isinstance(entry[1], str)
-        ):
-            raise _invalid(
-                path,
-                f"arrays[{_show(name)}] must be [shape, dtype], got "
-                f"{_show(entry)}",
-            )
-
-
-def _declared(arrays: dict, name: str, path: str) -> tuple:
-    if name not in arrays:
-        raise _damaged(path, f"the header does not list array {_show(name)}")
-    return tuple(arrays[name][0])
-
-
-def _expected_arrays(header: dict, path: str) -> dict[str, tuple]:
-    """Name -> (shape, dtype str) that the architecture requires.
-
-    The shapes the header declares must chain: each weight takes the
-    previous layer's width (the input features for layer 0) to its units.
-    """
-    declared = header["arrays"]
-    config = header["config"]
-    dtype = _DTYPES[config["dtype"]]
-    n_features = header["n_features"]
-
-    expected = {}
-    width = n_features
-    for i, layer in enumerate(config["layers"]):
-        units = layer["units"]
-        W = _declared(declared, f"layer{i}.W", path)
-        if len(W) != 2:
-            raise _damaged(path, f"layer {i} weight {W} is not a matrix")
-        if W[0] != width:
-            source = (
-                f"the {width} input features"
-                if i == 0
-                else f"the previous layer's width {width}"
-            )
-            raise _damaged(
-                path, f"layer {i} weight {W} does not match {source}"
-            )
-        if W[1] != units:
-            raise _damaged(
-                path, f"layer {i} weight {W} does not match its {units} units"
-            )
-        expected[f"layer{i}.W"] = (W, dtype)
-
-        if layer["use_bias"]:
-            b = _declared(declared, f"layer{i}.b", path)
-            if b != (units,):
-                raise _damaged(
-                    path,
-                    f"layer {i} bias {b} does not match its {units} units",
-                )
-            expected[f"layer{i}.b"] = (b, dtype)
-        width = units
-
-    # A standardising model must carry its scaling; others may, if one was
-    # attached by hand, and then it is restored too.
-    scaler = ("scaler.mean", "scaler.scale")
-    if header["standardize"] or any(name in declared for name in scaler):
-        for name in scaler:
-            shape = _declared(declared, name, path)
-            if shape != (n_features,):
-                raise _damaged(
-                    path,
-                    f"{name} {shape} does not match the {n_features} input "
-                    f"features",
-                )
-            expected[name] = (shape, "<f8")
-
-    for name in declared:
-        if name not in expected:
-            raise _damaged(
-                path,
-                f"the header lists array {_show(name)}, which this model does "
-                f"not use",
-            )
-    for name, (_, kind) in expected.items():
-        if declared[name][1] != kind:
-            raise _damaged(
-                path,
-                f"array {name!r} is declared as {_show(declared[name][1])}, "
-                f"but a {config['dtype']} model stores {kind!r}",
-            )
-    return expected
 
 
 def _check_members(survey: dict, expected: dict, path: str) -> None:
@@ -899,25 +545,25 @@ def _check_members(survey: dict, expected: dict, path: str) -> None:
     wanted = {f"{name}.npy" for name in expected}
     missing = sorted(wanted - present)
     if missing:
-        raise _damaged(path, f"array {missing[0][:-4]!r} is missing")
+        raise damaged(path, f"array {missing[0][:-4]!r} is missing")
     unexpected = sorted(present - wanted)
     if unexpected:
-        raise _damaged(
+        raise damaged(
             path,
-            f"it holds an unexpected member {_show(unexpected[0])}; scratchnn "
+            f"it holds an unexpected member {show(unexpected[0])}; scratchnn "
             f"writes only the header and the arrays it lists",
         )
 
     for name, (shape, kind) in expected.items():
         info, real_shape, real_dtype = survey[f"{name}.npy"]
         if tuple(real_shape) != shape:
-            raise _damaged(
+            raise damaged(
                 path,
                 f"array {name!r} has shape {tuple(real_shape)}, but the "
                 f"header declares {shape}",
             )
         if real_dtype.str != kind:
-            raise _damaged(
+            raise damaged(
                 path,
                 f"array {name!r} has dtype {real_dtype.str}, but the header "
                 f"declares {kind}",
@@ -930,14 +576,14 @@ def _read_arrays(npz, expected: dict, path: str) -> dict[str, np.ndarray]:
     with _reading(path):
         broken = npz.zip.testzip()
     if broken is not None:
-        raise _damaged(path, f"member {_show(broken)} fails its checksum")
+        raise damaged(path, f"member {show(broken)} fails its checksum")
 
     arrays = {}
     for name in expected:
         with _reading(path, f"{name}.npy"):
             value = npz[name]
         if not np.isfinite(value).all():
-            raise _damaged(path, f"array {name!r} holds NaN or inf")
+            raise damaged(path, f"array {name!r} holds NaN or inf")
         arrays[name] = value
     return arrays
 
@@ -968,7 +614,7 @@ def _rebuild(header: dict, arrays: dict, path: str) -> Network:
             standardize=config["standardize"],
         )
     except (TypeError, ValueError) as err:
-        raise _invalid(path, str(err)) from None
+        raise invalid(path, str(err)) from None
 
     # Native byte order, C order and writable, as Dense.build makes them.
     dtype = network.dtype
@@ -989,9 +635,9 @@ def _rebuild(header: dict, arrays: dict, path: str) -> Network:
             )
         except DataError as err:
             detail = f"the input scaling is invalid: {err}"
-            raise _damaged(path, detail) from None
+            raise damaged(path, detail) from None
     if header["classes"] is not None:
-        network.encoder = LabelEncoder().fit(_labels(header["classes"]))
+        network.encoder = LabelEncoder().fit(class_labels(header["classes"]))
     if header["history"] is not None:
         network.history = History.from_dict(header["history"])
     network.metadata = dict(header.get("extra", {}))

@@ -3,8 +3,7 @@
 Needs matplotlib (the `cli` extra); the core library never imports this
 module. The non-interactive Agg backend is used, so no screen is needed.
 """
-import os
-import tempfile
+from .atomic import atomic_write
 
 
 def plot_history(history, path: str, title: str = "") -> None:
@@ -37,14 +36,8 @@ def plot_history(history, path: str, title: str = "") -> None:
         fig.suptitle(title)
     fig.tight_layout()
 
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".plot.", suffix=".png")
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with atomic_write(path) as fh:
             fig.savefig(fh, format="png", dpi=100)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
     finally:
         plt.close(fig)
