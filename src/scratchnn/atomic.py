@@ -23,7 +23,7 @@ def atomic_write(path, mode: str = "wb", newline: str | None = None):
     path : str or os.PathLike
         The file to create or replace. Its folder must exist.
     mode : {"wb", "w"}, default="wb"
-        Binary or text; text uses the locale's encoding, as `open` does.
+        Binary, or UTF-8 text (what the CSV reader expects back).
     newline : str or None, default=None
         Passed to `open` in text mode (e.g. "" for the csv module).
 
@@ -58,7 +58,8 @@ def atomic_write(path, mode: str = "wb", newline: str | None = None):
 
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, mode, newline=newline) as fh:
+        encoding = "utf-8" if mode == "w" else None
+        with os.fdopen(fd, mode, newline=newline, encoding=encoding) as fh:
             yield fh
             fh.flush()
             os.chmod(tmp, _mode_for(path))
