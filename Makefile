@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 .PHONY: train test clean
 
 train: $(STAMP)
-	$(BIN)/scratchnn train $(ARGS)
+	@$(BIN)/scratchnn train $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)

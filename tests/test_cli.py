@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from scratchnn import Network
 from scratchnn.cli import main
 
 from conftest import CASES_DIR, load_case
@@ -200,11 +201,11 @@ def test_c10_predict_csv_with_other_columns_is_refused(tmp_path, capsys):
     wider = write_csv(tmp_path / "wide.csv", "a,b,c,d", ["1,2,3,4"])
     status, out, err = run_cli(capsys, "predict", str(model), wider)
     assert status == 1 and out == ""
-    assert "unknown ['d']" in err and "['a', 'b', 'c']" in err
+    assert "does not know: 'd'" in err and "'a', 'b', 'c'" in err
     narrower = write_csv(tmp_path / "narrow.csv", "a,b", ["1,2"])
     status, _, err = run_cli(capsys, "predict", str(model), narrower)
     assert status == 1
-    assert "lacks ['c']" in err
+    assert "lacks the column(s) 'c'" in err
 
 
 # ----------------------------------------------------------------------
@@ -233,7 +234,8 @@ def test_c21_repaired_file_trains_with_string_labels(tmp_path, capsys):
         "--no-plot", "--out", str(tmp_path / "m.npz"),
     )
     assert status == 0, err
-    assert "training and reporting on all 6 rows" in err
+    assert "6 rows are too few" in err
+    assert "training and reporting on all of them" in err
     assert "train_accuracy" in json.loads(out)
 
 
@@ -288,14 +290,17 @@ def test_c22_hostile_files_are_refused_without_running(tmp_path):
 @pytest.mark.parametrize(
     "argv, words",
     [
-        (["train", "--epochs", "0"], "--epochs must be >= 1"),
-        (["train", "--lr", "-0.1"], "--lr must be > 0"),
-        (["train", "--batch-size", "0"], "--batch-size must be >= 1"),
-        (["train", "--layers", "64,x"], "--layers must be widths"),
         (["train", "--data", "nope"], "unknown dataset 'nope'"),
         (["train", "--data", "missing.csv"], "does not exist"),
         (["train", "--out", "no/such/folder/m.npz"], "does not exist"),
+        (["train", "--out", ""], "--out is empty"),
+        (["train", "--out", "m.npz", "--plot", "m.npz"], "both be written"),
+        (["train", "--out", "m.png"], "both be written"),
+        (["train", "--data", "digits", "--loss", "binary_crossentropy"],
+         "needs exactly 2 classes, but the target has 10"),
         (["predict", "missing.npz", "x.csv"], "missing.npz"),
+        (["predict", "m.npz", "x.csv", "--out", "m.npz"],
+         "would overwrite the model"),
     ],
 )
 def test_mistakes_get_one_clear_line(argv, words, tmp_path, monkeypatch,
@@ -307,13 +312,42 @@ def test_mistakes_get_one_clear_line(argv, words, tmp_path, monkeypatch,
     assert err.startswith("scratchnn: error: ")
     assert words in err
     assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "m.npz").exists()
 
 
-def test_usage_errors_exit_2(capsys):
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["train", "--epochs", "0"], "argument --epochs: must be >= 1, got 0"),
+        (["train", "--lr", "-0.1"], "argument --lr: must be > 0, got -0.1"),
+        (["train", "--lr", "nan"], "argument --lr: must be > 0"),
+        (["train", "--batch-size", "0"], "--batch-size: must be >= 1"),
+        (["train", "--test-size", "1.5"], "--test-size: must be in [0, 1)"),
+        (["train", "--layers", "64,x"], "expected widths separated by"),
+        (["train", "--epochs", "2.5"], "expected int, got '2.5'"),
+        (["train", "--no-such-flag"], "unrecognized arguments"),
+        (["tutorial", "--epochs", "0"], "must be >= 1"),
+        (["train", "--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),
+    ],
+)
+def test_usage_mistakes_exit_2_with_one_line(argv, words, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        main(["train", "--no-such-flag"])
+        main(argv)
+    out, err = capsys.readouterr()
     assert exit_info.value.code == 2
-    assert "unrecognized arguments" in capsys.readouterr().err
+    assert out == ""
+    assert words in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_shared_options_work_before_the_command(tmp_path, capsys):
+    status, out, err = run_cli(
+        capsys, "-q", "--json", "train", "--data", "xor", "--epochs", "2",
+        "--out", str(tmp_path / "m.npz"), "--no-plot",
+    )
+    assert status == 0
+    assert err == ""
+    assert "test_accuracy" in json.loads(out)
 
 
 def test_output_folder_is_checked_before_training(tmp_path, capsys):
@@ -330,3 +364,135 @@ def test_output_folder_is_checked_before_training(tmp_path, capsys):
     assert status == 1
     assert "not writable" in err
     assert "epoch" not in err
+
+
+# ----------------------------------------------------------------------
+# Interruptions and closed pipes
+# ----------------------------------------------------------------------
+def interrupt_after(monkeypatch, n_steps: int) -> None:
+    """Make the n-th training step raise KeyboardInterrupt, as Ctrl-C does."""
+    original = Network.train_step
+    calls = {"n": 0}
+
+    def step(self, x, targets):
+        calls["n"] += 1
+        if calls["n"] > n_steps:
+            raise KeyboardInterrupt
+        return original(self, x, targets)
+
+    monkeypatch.setattr(Network, "train_step", step)
+
+
+def test_ctrl_c_in_the_first_epoch_saves_nothing(tmp_path, monkeypatch,
+                                                 capsys):
+    out_path = tmp_path / "model.npz"
+    out_path.write_bytes(b"an earlier model")
+    interrupt_after(monkeypatch, 3)
+    status, out, err = run_cli(capsys, "train", "--out", str(out_path))
+
+    assert status == 130
+    assert "nothing was saved" in err
+    assert "Warning" not in err
+    assert out_path.read_bytes() == b"an earlier model"
+    assert not (tmp_path / "model.png").exists()
+
+
+def test_ctrl_c_later_saves_the_last_finished_epoch(tmp_path, monkeypatch,
+                                                    capsys):
+    out_path = tmp_path / "model.npz"
+    # Digits has 1437 training rows: 45 steps an epoch, so step 100 falls
+    # in epoch 3 and epochs 1 and 2 are finished.
+    interrupt_after(monkeypatch, 100)
+    status, out, err = run_cli(capsys, "train", "--out", str(out_path),
+                               "--json")
+
+    assert status == 130
+    assert "saved the model after epoch 2" in err
+    assert "TrainingInterruptedWarning" not in err
+    assert len(Network.load(out_path).history) == 2
+    assert json.loads(out)["test_accuracy"] > 0.5
+
+
+def test_closed_stderr_does_not_stop_the_save(tmp_path):
+    child = subprocess.Popen(
+        [sys.executable, "-m", "scratchnn", "train", "--data", "xor",
+         "--epochs", "20", "--out", "m.npz", "--no-plot"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    # The reader of the progress lines goes away at once.
+    child.stderr.close()
+    assert child.wait(timeout=120) == 0
+    assert Network.load(tmp_path / "m.npz").history is not None
+
+
+# ----------------------------------------------------------------------
+# evaluate on CSV files
+# ----------------------------------------------------------------------
+@pytest.fixture
+def blobs_csv(tmp_path):
+    """Two features, a label column in the middle, 60 rows."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1, 2], 20)
+    centres = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]])
+    points = centres[labels] + rng.normal(0, 0.5, size=(60, 2))
+    rows = [f"{a:.4f},{c},{b:.4f}" for (a, b), c in zip(points, labels)]
+    path = write_csv(tmp_path / "blobs.csv", "a,label,b", rows)
+    reordered = [f"{c},{b:.4f},{a:.4f}" for (a, b), c in zip(points, labels)]
+    swapped = write_csv(tmp_path / "swapped.csv", "label,b,a", reordered)
+    return path, swapped
+
+
+def test_evaluate_matches_csv_columns_by_name(blobs_csv, tmp_path, capsys):
+    path, swapped = blobs_csv
+    model = str(tmp_path / "m.npz")
+    status, _, err = run_cli(capsys, "train", "--data", path, "--target",
+                             "label", "--out", model, "--no-plot", "-q")
+    assert status == 0, err
+
+    # A copy under another name is scored whole, like the reordered file.
+    copy = tmp_path / "copy.csv"
+    copy.write_text(Path(path).read_text())
+    scores = []
+    for data_file in (str(copy), swapped):
+        status, out, err = run_cli(capsys, "evaluate", model, "--data",
+                                   data_file, "--json")
+        assert status == 0, err
+        scores.append(json.loads(out))
+    # The same rows under other column orders score the same.
+    assert scores[0]["accuracy"] == scores[1]["accuracy"] > 0.9
+    assert scores[0]["confusion_matrix"] == scores[1]["confusion_matrix"]
+    # Integer labels read from the file stay integers.
+    assert scores[0]["classes"] == [0, 1, 2]
+
+
+def test_evaluate_without_data_finds_the_training_csv_and_its_target(
+    blobs_csv, tmp_path, monkeypatch, capsys
+):
+    path, _ = blobs_csv
+    model = str(tmp_path / "m.npz")
+    assert main(["train", "--data", path, "--target", "label", "--out",
+                 model, "--no-plot", "-q", "--json"]) == 0
+    trained = json.loads(capsys.readouterr().out)
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    status, out, err = run_cli(capsys, "evaluate", model, "--json")
+    assert status == 0, err
+    # Only the 12 rows held out in training are scored, as train reported.
+    assert "scoring the 12 test rows held out in training" in err
+    assert sum(map(sum, json.loads(out)["confusion_matrix"])) == 12
+    assert json.loads(out)["accuracy"] == trained["test_accuracy"]
+
+
+def test_predict_prints_integer_labels_as_integers(blobs_csv, tmp_path,
+                                                   capsys):
+    path, _ = blobs_csv
+    model = str(tmp_path / "m.npz")
+    assert main(["train", "--data", path, "--target", "label", "--out",
+                 model, "--no-plot", "-q"]) == 0
+    capsys.readouterr()
+    status, out, err = run_cli(capsys, "predict", model, path)
+    assert status == 0, err
+    assert set(out.split()) <= {"0", "1", "2"}
+    assert len(out.split()) == 60

@@ -7,32 +7,30 @@ import argparse
 import csv
 import json
 import logging
+import math
 import os
 import sys
 import tempfile
+import warnings
 
 import numpy as np
 
-from . import __version__, data
+from . import __version__, cli_data, data
+from .activations import ACTIVATIONS
 from .atomic import atomic_write
 from .errors import ScratchnnError
 from .layers import Dense
-from .losses import LOSSES
+from .losses import CLASSIFICATION_LOSSES, LOSSES
 from .network import Network
-from .optimizers import SGD, OPTIMIZERS
-from .activations import ACTIVATIONS
+from .optimizers import OPTIMIZERS, SGD
 from .training import Callback
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
-# A numeric CSV target with at most this many distinct whole numbers is
-# read as class labels; anything else is a regression target.
-MAX_CLASSES_FOR_NUMBERS = 20
-
-
 # Learning rates that train every bundled dataset well in the default 100
 # epochs; Adam's usual 0.001 leaves the small 2-D problems under-fitted.
 DEFAULT_LR = {"adam": 0.003, "sgd": 0.05}
+DEFAULT_BATCH = 32
 
 
 class UserError(Exception):
@@ -52,8 +50,13 @@ class Console:
         print(text, file=sys.stdout)
 
     def note(self, text: str) -> None:
-        if not self.quiet:
+        if self.quiet:
+            return
+        try:
             print(text, file=sys.stderr)
+        except BrokenPipeError:
+            # Nobody reads the diagnostics any more; the work goes on.
+            self.quiet = True
 
 
 class EpochProgress(Callback):
@@ -92,302 +95,345 @@ def _short(key: str) -> str:
     return key.replace("accuracy", "acc")
 
 
+def _number(value: float) -> str:
+    # Adding 0.0 turns a -0.0 into 0.0, so no "-0.0000" is printed.
+    return f"{value + 0.0:.4f}"
+
+
 # ----------------------------------------------------------------------
 # Arguments
 # ----------------------------------------------------------------------
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage mistake reported on one line (exit 2)."""
+
+    def error(self, message):
+        self.exit(
+            EXIT_USAGE,
+            f"{self.prog}: error: {message} (see {self.prog} --help)\n",
+        )
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Shows each option's default, except where there is nothing to show."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        quiet = action.default in (None, False, True, argparse.SUPPRESS)
+        if "%(default)" in text or quiet or not action.option_strings:
+            return text
+        return text + " (default: %(default)s)"
+
+
+def _bounded(kind, low, high=None, low_open=False, what=""):
+    """An argparse type: a number of `kind` in [low, high)."""
+
+    def convert(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {what or kind.__name__}, got {text!r}"
+            ) from None
+        too_low = value <= low if low_open else value < low
+        if not math.isfinite(value) or too_low or (
+            high is not None and value >= high
+        ):
+            rule = f"> {low}" if low_open else f">= {low}"
+            if high is not None:
+                rule = f"in [{low}, {high})"
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text}")
+        return value
+
+    return convert
+
+
+def _layer_widths(text: str) -> list[int]:
+    """An argparse type: "64,32" -> [64, 32]; "" or "0" -> no hidden layer."""
+    if text.strip() in ("", "0", "none"):
+        return []
+    try:
+        widths = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected widths separated by commas, like 64,32; got {text!r}"
+        ) from None
+    if any(w < 1 for w in widths):
+        raise argparse.ArgumentTypeError(f"widths must be >= 1, got {text!r}")
+    return widths
+
+
+def _shared_options(parser, top_level: bool) -> None:
+    # Accepted before or after the command; the command's copies default to
+    # SUPPRESS so they don't undo one given before it.
+    default = {} if top_level else {"default": argparse.SUPPRESS}
+    parser.add_argument("-q", "--quiet", action="store_true", **default,
+                        help="print results only, no progress or notes")
+    parser.add_argument("-v", "--verbose", action="store_true", **default,
+                        help="also show the library's log messages")
+    parser.add_argument("--json", action="store_true", **default,
+                        help="print the results as one JSON object")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="scratchnn",
         description="A neural network from scratch in NumPy.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "--version", action="version", version=f"scratchnn {__version__}"
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.required = True
-
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-q", "--quiet", action="store_true",
-                        help="print results only, no progress")
-    common.add_argument("-v", "--verbose", action="store_true",
-                        help="also log the library's messages")
-    common.add_argument("--json", action="store_true",
-                        help="print the results as one JSON object")
-
-    defaults = argparse.ArgumentDefaultsHelpFormatter
-    train = commands.add_parser(
-        "train", parents=[common], formatter_class=defaults,
-        help="train a network and save it",
-        description="Train a network, report its test accuracy, save it.",
+    _shared_options(parser, top_level=True)
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=Parser
     )
-    _add_data_arguments(train)
-    train.add_argument("--layers", default="64",
-                       help="hidden layer widths, comma-separated "
-                            "(the output layer is added to fit the data)")
+    commands.required = True
+    _add_train(commands)
+    _add_evaluate(commands)
+    _add_predict(commands)
+    _add_tutorial(commands)
+    return parser
+
+
+def _add_train(commands) -> None:
+    train = commands.add_parser(
+        "train", formatter_class=HelpFormatter,
+        help="train a network and save it",
+        description="Train a network on a bundled dataset or a CSV file, "
+                    "report its accuracy on held-out test rows, save the "
+                    "model and a PNG of its training curves.",
+    )
+    _shared_options(train, top_level=False)
+    _add_data_options(train, default="digits")
+    train.add_argument("--layers", type=_layer_widths, default="64",
+                       help="hidden layer widths, comma-separated; the "
+                            "output layer is sized to fit the target")
     train.add_argument("--activation", default="relu",
                        choices=sorted(set(ACTIVATIONS) - {"softmax"}),
                        help="activation of the hidden layers")
     train.add_argument("--loss", default=None, choices=sorted(LOSSES),
-                       help="default: categorical_crossentropy for class "
-                            "labels, mse for numeric targets")
+                       help="default: categorical_crossentropy when the "
+                            "target holds text or at most "
+                            f"{cli_data.MAX_CLASSES_FOR_NUMBERS} distinct "
+                            "whole numbers, else mse")
     train.add_argument("--optimizer", default="adam",
-                       choices=sorted(OPTIMIZERS))
-    train.add_argument("--lr", type=float, default=None,
-                       help="learning rate (default: "
-                            + ", ".join(f"{v:g} for {k}"
-                                        for k, v in DEFAULT_LR.items())
-                            + ")")
-    train.add_argument("--epochs", type=int, default=100)
-    train.add_argument("--batch-size", type=int, default=32,
-                       help="samples per step (capped at the training rows)")
-    train.add_argument("--test-size", type=float, default=0.2,
+                       choices=sorted(OPTIMIZERS), help="update rule")
+    lrs = ", ".join(f"{v:g} for {k}" for k, v in DEFAULT_LR.items())
+    train.add_argument("--lr", type=_bounded(float, 0, low_open=True),
+                       default=None, help=f"learning rate; default: {lrs}")
+    train.add_argument("--epochs", type=_bounded(int, 1), default=100,
+                       help="passes over the training rows")
+    train.add_argument("--batch-size", type=_bounded(int, 1), default=None,
+                       help=f"rows per step; default: {DEFAULT_BATCH}, or "
+                            "all training rows when there are fewer")
+    train.add_argument("--test-size", type=_bounded(float, 0, 1),
+                       default=0.2,
                        help="share of rows held out for testing; 0 trains "
                             "on all rows")
-    train.add_argument("--validation-fraction", type=float, default=0.0,
-                       help="share of training rows scored after each "
-                            "epoch")
+    train.add_argument("--validation-fraction", type=_bounded(float, 0, 1),
+                       default=0.0,
+                       help="share of the training rows scored after each "
+                            "epoch (shown in the plot)")
     train.add_argument("--no-standardize", dest="standardize",
                        action="store_false",
-                       help="feed the features unscaled")
-    train.add_argument("--seed", type=int, default=0,
+                       help="feed the features unscaled; by default each is "
+                            "scaled to mean 0 and standard deviation 1")
+    train.add_argument("--seed", type=_bounded(int, 0), default=0,
                        help="seed for weights, split and shuffling")
     train.add_argument("--out", default="model.npz",
-                       help="where to write the model file")
+                       help="the model file to write")
     train.add_argument("--plot", default=None,
-                       help="where to write the PNG of the training curves "
-                            "(default: next to --out, ending in .png)")
+                       help="the PNG of the training curves; default: --out "
+                            "with .png in place of its extension")
     train.add_argument("--no-plot", action="store_true",
                        help="write no PNG")
     train.set_defaults(run=cmd_train)
 
+
+def _add_evaluate(commands) -> None:
     evaluate = commands.add_parser(
-        "evaluate", parents=[common], formatter_class=defaults,
+        "evaluate", formatter_class=HelpFormatter,
         help="score a saved model on labelled data",
-        description="Print loss and accuracy with a confusion matrix "
-                    "(RMSE and R² for regression). On the bundled dataset "
-                    "the model was trained on, the held-out test rows are "
-                    "used.",
+        description="Print loss and accuracy with a confusion matrix (RMSE "
+                    "and R² for regression). On the data the model was "
+                    "trained on, only the held-out test rows are scored.",
     )
+    _shared_options(evaluate, top_level=False)
     evaluate.add_argument("model", help="a model file written by train")
-    _add_data_arguments(evaluate, default=None)
+    _add_data_options(evaluate, default=None)
     evaluate.set_defaults(run=cmd_evaluate)
 
+
+def _add_predict(commands) -> None:
     predict = commands.add_parser(
-        "predict", parents=[common], formatter_class=defaults,
+        "predict", formatter_class=HelpFormatter,
         help="predict each row of a CSV file",
-        description="Print one prediction per row of INPUT (a CSV with the "
-                    "training feature columns; a target column is ignored).",
+        description="Print one prediction per row of INPUT, a CSV file with "
+                    "the model's feature columns (matched by name, in any "
+                    "order; a column named like the training target is "
+                    "ignored).",
     )
+    _shared_options(predict, top_level=False)
     predict.add_argument("model", help="a model file written by train")
     predict.add_argument("input", help="CSV file of feature rows")
     predict.add_argument("--out", default=None,
-                         help="write the predictions to this CSV instead")
+                         help="write the predictions to this CSV file "
+                              "instead of printing them")
     predict.set_defaults(run=cmd_predict)
 
+
+def _add_tutorial(commands) -> None:
     tutorial = commands.add_parser(
-        "tutorial", parents=[common], formatter_class=defaults,
+        "tutorial", formatter_class=HelpFormatter,
         help="rerun the original tutorial's 3-4-1 network",
-        description="The network of 'How to build your own Neural Network "
-                    "from scratch in Python': 3-4-1 sigmoid, no biases, "
-                    "U[0, 1) weights, sum of squared errors, full batch, "
-                    "learning rate 1.",
+        description="The network of James Loy's 'How to build your own "
+                    "Neural Network from scratch in Python': 3-4-1 sigmoid, "
+                    "no biases, U[0, 1) weights, sum of squared errors, "
+                    "full batch, learning rate 1.",
     )
-    tutorial.add_argument("--seed", type=int, default=0,
+    _shared_options(tutorial, top_level=False)
+    tutorial.add_argument("--seed", type=_bounded(int, 0), default=0,
                           help="seed for the initial weights")
-    tutorial.add_argument("--epochs", type=int, default=1500,
-                          help="iterations of feedforward + backprop")
+    tutorial.add_argument("--epochs", type=_bounded(int, 1), default=1500,
+                          help="iterations of feedforward and backprop")
     tutorial.set_defaults(run=cmd_tutorial)
-    return parser
 
 
-def _add_data_arguments(parser, default: str | None = "digits") -> None:
+def _add_data_options(parser, default: str | None) -> None:
     names = ", ".join(data.DATASET_NAMES)
+    where = "" if default else "; default: the model's training data"
     parser.add_argument(
         "--data", default=default,
-        help=f"a bundled dataset ({names}) or a CSV file"
-             + ("" if default else "; default: the model's training data"),
+        help=f"a bundled dataset ({names}) or a .csv file{where}",
     )
-    parser.add_argument("--target", default=None,
-                        help="target column of a CSV file (default: last)")
+    parser.add_argument(
+        "--target", default=None,
+        help="the target column of a CSV file; default: the last column "
+             "(for evaluate: the model's target, if the file has it)",
+    )
 
 
 # ----------------------------------------------------------------------
-# Data
-# ----------------------------------------------------------------------
-def load_data(spec: str, target: str | None, seed: int) -> dict:
-    """Features, targets and names for a dataset name or a CSV path."""
-    if spec.lower().endswith(".csv") or os.sep in spec:
-        table = data.read_csv(spec, target=target)
-        return {
-            "X": table.X,
-            "y": table.y,
-            "feature_names": table.feature_names,
-            "target": table.target_name,
-            "name": spec,
-            "bundled": False,
-        }
-    if target is not None:
-        raise UserError("--target applies to CSV files only")
-    X, y = data.load_dataset(spec, seed=seed)
-    return {
-        "X": X,
-        "y": y,
-        "feature_names": [f"x{i}" for i in range(X.shape[1])],
-        "target": "y",
-        "name": spec,
-        "bundled": True,
-    }
-
-
-def looks_like_classes(y: np.ndarray) -> bool:
-    """True for text labels or a few distinct whole numbers."""
-    if y.dtype.kind in "USO":
-        return True
-    if y.ndim == 2 and y.shape[1] > 1:
-        return False
-    values = np.unique(y)
-    whole = np.all(values == np.round(values))
-    return bool(whole) and len(values) <= MAX_CLASSES_FOR_NUMBERS
-
-
-def split(dataset: dict, test_size: float, seed: int, classify: bool):
-    """Train and test parts; None for test when the data is too small."""
-    X, y = dataset["X"], dataset["y"]
-    if test_size == 0:
-        return X, y, None, None
-    try:
-        X_tr, X_te, y_tr, y_te = data.train_test_split(
-            X, y, test_size=test_size, seed=seed, stratify=classify
-        )
-    except ScratchnnError as error:
-        raise SplitTooSmall(str(error)) from None
-    return X_tr, y_tr, X_te, y_te
-
-
-class SplitTooSmall(Exception):
-    pass
-
-
-# ----------------------------------------------------------------------
-# Commands
+# train
 # ----------------------------------------------------------------------
 def cmd_train(args, console: Console) -> int:
-    _check_train_arguments(args)
-    dataset = load_data(args.data, args.target, args.seed)
-    classify = (
-        args.loss in ("binary_crossentropy", "categorical_crossentropy")
-        if args.loss
-        else looks_like_classes(dataset["y"])
-    )
+    plot_path = _output_paths(args)
+    dataset = cli_data.load(args.data, args.target, args.seed)
+    classify = _is_classification(args, dataset, console)
     loss = args.loss or ("categorical_crossentropy" if classify else "mse")
+    if classify:
+        dataset.y = _whole_numbers_as_ints(dataset.y)
 
-    plot_path = None if args.no_plot else (
-        args.plot or os.path.splitext(args.out)[0] + ".png"
+    X_tr, y_tr, X_te, y_te = cli_data.split(
+        dataset, args.test_size, args.seed, classify
     )
-    _check_writable(args.out, "--out")
-    if plot_path:
-        _check_writable(plot_path, "--plot")
-
-    try:
-        X_tr, y_tr, X_te, y_te = split(
-            dataset, args.test_size, args.seed, classify
-        )
-    except SplitTooSmall as why:
+    if args.test_size and X_te is None:
         console.note(
-            f"note: no test split ({why}); training and reporting on all "
-            f"{len(dataset['y'])} rows"
+            f"note: {len(dataset.y)} rows are too few to hold out "
+            f"{args.test_size:g} of each class for testing; training and "
+            f"reporting on all of them"
         )
-        X_tr, y_tr, X_te, y_te = dataset["X"], dataset["y"], None, None
 
     net = _make_network(args, loss, y_tr)
-    batch_size = min(args.batch_size, len(y_tr))
     console.note(
-        f"training {_architecture(net, X_tr.shape[1])} on {dataset['name']} "
+        f"training {_architecture(net, X_tr.shape[1])} on {args.data} "
         f"({len(y_tr)} training rows"
         + (f", {len(y_te)} test rows" if y_te is not None else "")
         + f"), loss {loss}, {args.optimizer} lr {net.optimizer.lr:g}, "
-        f"batch {batch_size}, {args.epochs} epochs, seed {args.seed}"
+        f"{args.epochs} epochs, seed {args.seed}"
     )
+    with warnings.catch_warnings():
+        # The CLI says itself what an interruption means for the files.
+        warnings.filterwarnings("ignore", message="training interrupted")
+        history = net.fit(
+            X_tr,
+            y_tr,
+            epochs=args.epochs,
+            batch_size=args.batch_size or "auto",
+            seed=args.seed,
+            validation_fraction=args.validation_fraction,
+            callbacks=[EpochProgress(args.epochs, console)],
+        )
+    if len(history) == 0:
+        console.note("interrupted before the first epoch ended; nothing "
+                     "was saved")
+        return EXIT_INTERRUPTED
 
-    progress = EpochProgress(args.epochs, console)
-    history = net.fit(
-        X_tr,
-        y_tr,
-        epochs=args.epochs,
-        batch_size=batch_size,
-        seed=args.seed,
-        validation_fraction=args.validation_fraction,
-        callbacks=[progress],
-    )
-
-    metrics = _final_metrics(net, X_tr, y_tr, X_te, y_te)
-    extra = {
-        "data": dataset["name"],
-        "bundled": dataset["bundled"],
-        "target": dataset["target"],
-        "feature_names": dataset["feature_names"],
-        "seed": args.seed,
-        "test_size": args.test_size if X_te is not None else 0.0,
-        "metrics": metrics,
-        "arguments": _arguments_dict(args),
-    }
-    net.save(args.out, extra=extra)
+    metrics = _final_metrics(net, history, X_tr, y_tr, X_te, y_te)
+    net.save(args.out, extra=_model_notes(args, dataset, X_te, metrics))
     written = [args.out]
+    plot_error = None
     if plot_path:
-        if _plot(history, plot_path, f"{dataset['name']}", console):
+        plot_error = _plot(history, plot_path, args.data)
+        if plot_error is None:
             written.append(plot_path)
 
     if args.json:
         console.result(json.dumps({**metrics, "model": args.out}))
     else:
         for key, value in metrics.items():
-            console.result(f"{key.replace('_', ' ')} {value:.4f}")
+            console.result(f"{key.replace('_', ' ')} {_number(value)}")
     console.note("wrote " + ", ".join(written))
     if history.interrupted:
-        console.note("interrupted: saved the last finished epoch")
+        console.note(f"interrupted: saved the model after epoch "
+                     f"{len(history)}")
         return EXIT_INTERRUPTED
+    if plot_error:
+        print(f"scratchnn: error: {plot_error}", file=sys.stderr)
+        return EXIT_ERROR
     return 0
 
 
-def _check_train_arguments(args) -> None:
-    if args.epochs < 1:
-        raise UserError(f"--epochs must be >= 1, got {args.epochs}")
-    if args.batch_size < 1:
-        raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
-    if args.lr is not None and not args.lr > 0:
-        raise UserError(f"--lr must be > 0, got {args.lr}")
-    if not 0.0 <= args.test_size < 1.0:
-        raise UserError(
-            f"--test-size must be in [0, 1), got {args.test_size}"
-        )
-    args.hidden = _parse_layers(args.layers)
+def _output_paths(args) -> str | None:
+    """Check where train will write before any work; return the plot path."""
+    if not args.out:
+        raise UserError("--out is empty; give a file name such as model.npz")
+    plot_path = None
+    if not args.no_plot:
+        plot_path = args.plot or os.path.splitext(args.out)[0] + ".png"
+        if os.path.abspath(plot_path) == os.path.abspath(args.out):
+            raise UserError(
+                f"the plot and the model would both be written to "
+                f"{args.out!r}; give --out a .npz name or choose --plot"
+            )
+    _check_writable(args.out, "--out")
+    if plot_path:
+        _check_writable(plot_path, "--plot")
+    return plot_path
 
 
-def _parse_layers(text: str) -> list[int]:
-    if text.strip() in ("", "none", "0"):
-        return []
-    try:
-        widths = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise UserError(
-            f"--layers must be widths separated by commas, like 64,32; "
-            f"got {text!r}"
-        ) from None
-    if any(w < 1 for w in widths):
-        raise UserError(f"--layers widths must be >= 1, got {text!r}")
-    return widths
+def _is_classification(args, dataset, console: Console) -> bool:
+    if args.loss is None:
+        return cli_data.looks_like_classes(dataset.y)
+    classify = args.loss in CLASSIFICATION_LOSSES
+    if not classify and cli_data.looks_like_classes(dataset.y):
+        console.note(f"note: --loss {args.loss} treats the target as "
+                     f"numbers to predict (regression), not as classes")
+    return classify
+
+
+def _whole_numbers_as_ints(y: np.ndarray) -> np.ndarray:
+    """Class labels read from a CSV as 0.0, 1.0 ... become 0, 1 ..."""
+    if y.dtype.kind == "f" and np.all(y == np.round(y)):
+        return y.astype(np.int64)
+    return y
 
 
 def _make_network(args, loss: str, y_train) -> Network:
-    layers = [Dense(w, activation=args.activation) for w in args.hidden]
-    if loss == "categorical_crossentropy":
-        n_classes = len(np.unique(np.asarray(y_train).ravel()))
-        layers.append(Dense(n_classes, activation="softmax"))
-    elif loss == "binary_crossentropy":
-        layers.append(Dense(1, activation="sigmoid"))
+    layers = [Dense(w, activation=args.activation) for w in args.layers]
+    y = np.asarray(y_train)
+    if loss in CLASSIFICATION_LOSSES:
+        n_classes = len(np.unique(y))
+        if loss == "binary_crossentropy" and n_classes != 2:
+            raise UserError(
+                f"--loss binary_crossentropy needs exactly 2 classes, but "
+                f"the target has {n_classes}; use categorical_crossentropy"
+            )
+        if loss == "binary_crossentropy":
+            layers.append(Dense(1, activation="sigmoid"))
+        else:
+            layers.append(Dense(n_classes, activation="softmax"))
     else:
-        y = np.asarray(y_train)
         if y.dtype.kind not in "biuf":
             raise UserError(
                 f"--loss {loss} needs numeric targets, but the target "
@@ -409,18 +455,33 @@ def _architecture(net: Network, n_features: int) -> str:
     return "-".join(str(w) for w in widths)
 
 
-def _final_metrics(net, X_tr, y_tr, X_te, y_te) -> dict:
-    train = net.evaluate(X_tr, y_tr)
-    metrics = {f"train_{k}": v for k, v in train.items()}
+def _final_metrics(net, history, X_tr, y_tr, X_te, y_te) -> dict:
+    metrics = {f"train_{k}": v for k, v in net.evaluate(X_tr, y_tr).items()}
+    for key in history.history:
+        if key.startswith("val_"):
+            metrics[key] = history[key][-1]
     if X_te is not None:
         test = net.evaluate(X_te, y_te)
         metrics.update({f"test_{k}": v for k, v in test.items()})
     return metrics
 
 
-def _arguments_dict(args) -> dict:
-    skip = {"run", "json", "quiet", "verbose", "hidden"}
-    return {k: v for k, v in vars(args).items() if k not in skip}
+def _model_notes(args, dataset, X_te, metrics: dict) -> dict:
+    """What `evaluate` and `predict` need to know about the training run."""
+    options = {
+        k: v for k, v in vars(args).items()
+        if k not in {"run", "json", "quiet", "verbose"}
+    }
+    return {
+        "data": dataset.name,
+        "bundled": dataset.bundled,
+        "target": dataset.target,
+        "feature_names": dataset.feature_names,
+        "seed": args.seed,
+        "test_size": args.test_size if X_te is not None else 0.0,
+        "metrics": metrics,
+        "arguments": options,
+    }
 
 
 def _check_writable(path: str, flag: str) -> None:
@@ -444,125 +505,106 @@ def _check_writable(path: str, flag: str) -> None:
         ) from None
 
 
-def _plot(history, path: str, title: str, console: Console) -> bool:
+def _plot(history, path: str, title: str) -> str | None:
+    """Draw the curves; return why not, or None when the PNG was written."""
     try:
         from .plots import plot_history
     except ImportError:
-        console.note("note: matplotlib is not installed; no plot written "
-                     "(pip install 'scratchnn[cli]')")
-        return False
+        return ("matplotlib is not installed, so no plot was written; "
+                "pip install 'scratchnn[cli]' or use --no-plot")
     try:
         plot_history(history, path, title=title)
-    except ImportError:
-        console.note("note: matplotlib is not installed; no plot written "
-                     "(pip install 'scratchnn[cli]')")
-        return False
-    return True
+    except OSError as error:
+        return f"could not write the plot {path!r}: {error.strerror}"
+    return None
 
 
+# ----------------------------------------------------------------------
+# evaluate
+# ----------------------------------------------------------------------
 def cmd_evaluate(args, console: Console) -> int:
     net = Network.load(args.model)
     meta = net.metadata
     spec = args.data or meta.get("data")
     if spec is None:
         raise UserError("give --data: the model does not record its data")
-    dataset = load_data(spec, args.target, meta.get("seed", 0))
-    X, y = dataset["X"], dataset["y"]
+    dataset = cli_data.load_like_training(spec, args.target, meta)
+    X, y = dataset.X, dataset.y
+    if net.is_classifier:
+        y = _whole_numbers_as_ints(y)
 
-    # On the bundled data it was trained on, score the held-out rows only.
-    if dataset["bundled"] and spec == meta.get("data") and meta.get("test_size"):
-        try:
-            _, _, X, y = split(
-                dataset, meta["test_size"], meta["seed"], net.is_classifier
-            )
-            console.note(f"evaluating on the {len(y)} held-out test rows")
-        except SplitTooSmall:
-            pass
+    # On the data it was trained on, score only the rows train held out.
+    same_data = dataset.name == meta.get("data")
+    if same_data and meta.get("test_size"):
+        dataset.y = y
+        _, _, X_te, y_te = cli_data.split(
+            dataset, meta["test_size"], meta["seed"], net.is_classifier
+        )
+        if X_te is not None:
+            X, y = X_te, y_te
+            console.note(f"scoring the {len(y)} test rows held out in "
+                         f"training")
 
     metrics = net.evaluate(X, y)
     report = dict(metrics)
     if net.is_classifier:
         classes = net.classes_
-        matrix = confusion_matrix(y, net.predict(X), classes)
+        matrix = cli_data.confusion_matrix(y, net.predict(X), classes)
         report["classes"] = [_plain(c) for c in classes]
         report["confusion_matrix"] = matrix.tolist()
     if args.json:
         console.result(json.dumps(report))
         return 0
     for key, value in metrics.items():
-        console.result(f"{key} {value:.4f}")
+        console.result(f"{key} {_number(value)}")
     if net.is_classifier:
         console.result("confusion matrix (rows: true class, columns: "
                        "predicted class)")
-        console.result(format_matrix(matrix, classes))
+        console.result(cli_data.format_matrix(matrix, classes))
     return 0
-
-
-def confusion_matrix(y_true, y_pred, classes) -> np.ndarray:
-    """Counts of (true class, predicted class) pairs, in `classes` order."""
-    index = {c: i for i, c in enumerate(classes.tolist())}
-    y_true = np.asarray(y_true).ravel()
-    if y_true.dtype.kind == "f" and classes.dtype.kind in "iu":
-        y_true = y_true.astype(classes.dtype)
-    matrix = np.zeros((len(classes), len(classes)), dtype=np.int64)
-    for t, p in zip(y_true.tolist(), np.asarray(y_pred).tolist()):
-        matrix[index[t], index[p]] += 1
-    return matrix
-
-
-def format_matrix(matrix: np.ndarray, classes) -> str:
-    labels = [str(c) for c in classes.tolist()]
-    width = max(max(map(len, labels)), len(str(matrix.max()))) + 1
-    lines = [" " * width + "".join(f"{name:>{width}}" for name in labels)]
-    for label, row in zip(labels, matrix):
-        lines.append(f"{label:>{width}}" + "".join(f"{n:>{width}}" for n in row))
-    return "\n".join(lines)
 
 
 def _plain(value):
     return value.item() if hasattr(value, "item") else value
 
 
+# ----------------------------------------------------------------------
+# predict
+# ----------------------------------------------------------------------
 def cmd_predict(args, console: Console) -> int:
+    if args.out:
+        for other, what in ((args.model, "model"), (args.input, "input")):
+            if os.path.abspath(args.out) == os.path.abspath(other):
+                raise UserError(
+                    f"--out {args.out!r} would overwrite the {what} file; "
+                    f"choose another name"
+                )
+        _check_writable(args.out, "--out")
     net = Network.load(args.model)
-    meta = net.metadata
-    X = read_prediction_input(args.input, meta)
-    predictions = net.predict(X)
-    rows = _prediction_rows(net, predictions)
+    X = read_prediction_input(args.input, net.metadata)
+    rows = _prediction_rows(net, net.predict(X))
 
     if args.out:
-        _check_writable(args.out, "--out")
-        _write_csv(args.out, rows)
+        with atomic_write(args.out, "w", newline="") as fh:
+            csv.writer(fh).writerows(rows)
         console.note(f"wrote {len(rows) - 1} predictions to {args.out}")
-        return 0
-    if args.json:
-        console.result(json.dumps({"predictions": [r[0] if len(r) == 1 else r
-                                                   for r in rows[1:]]}))
-        return 0
-    for row in rows[1:]:
-        console.result(",".join(str(v) for v in row))
+    elif args.json:
+        values = [row[0] if len(row) == 1 else row for row in rows[1:]]
+        console.result(json.dumps({"predictions": values}))
+    else:
+        for row in rows[1:]:
+            console.result(",".join(str(v) for v in row))
     return 0
 
 
 def read_prediction_input(path: str, meta: dict) -> np.ndarray:
     """The feature columns of a CSV, in the order the model was trained on."""
-    expected = meta.get("feature_names")
-    target = meta.get("target")
     header = data.read_header(path)
+    expected = meta.get("feature_names")
     if expected is None:
         return data.read_features(path, header)
-    missing = [c for c in expected if c not in header]
-    unknown = [c for c in header if c not in expected and c != target]
-    if missing or unknown:
-        parts = []
-        if missing:
-            parts.append(f"lacks {missing}")
-        if unknown:
-            parts.append(f"has unknown {unknown}")
-        raise UserError(
-            f"{path} " + " and ".join(parts) + f"; the model expects the "
-            f"columns {expected}"
-        )
+    found = [c for c in header if c != meta.get("target")]
+    cli_data.columns_in_order(found, expected, path)
     return data.read_features(path, expected)
 
 
@@ -576,14 +618,10 @@ def _prediction_rows(net: Network, predictions: np.ndarray) -> list:
     return [header] + [[float(v) for v in row] for row in outputs]
 
 
-def _write_csv(path: str, rows: list) -> None:
-    with atomic_write(path, "w", newline="") as fh:
-        csv.writer(fh).writerows(rows)
-
-
+# ----------------------------------------------------------------------
+# tutorial
+# ----------------------------------------------------------------------
 def cmd_tutorial(args, console: Console) -> int:
-    if args.epochs < 1:
-        raise UserError(f"--epochs must be >= 1, got {args.epochs}")
     X, y = data.load_tutorial()
     net = Network(
         [
@@ -603,9 +641,10 @@ def cmd_tutorial(args, console: Console) -> int:
         if epoch == 1 or epoch % 100 == 0:
             console.result(f"iteration {epoch:>5}  loss {logs['loss']:.6f}")
 
+    quiet = args.json or args.quiet
     history = net.fit(
         X, y, epochs=args.epochs, batch_size=None, seed=args.seed,
-        callbacks=[] if args.json else [report],
+        callbacks=[] if quiet else [report],
     )
     predictions = net.predict(X).ravel()
     if args.json:
@@ -615,7 +654,8 @@ def cmd_tutorial(args, console: Console) -> int:
             "targets": y.ravel().tolist(),
         }))
         return 0
-    console.result("")
+    if not quiet:
+        console.result("")
     console.result("input      target  prediction")
     for row, target, guess in zip(X, y.ravel(), predictions):
         inputs = " ".join(str(int(v)) for v in row)
@@ -627,24 +667,40 @@ def cmd_tutorial(args, console: Console) -> int:
 # Entry point
 # ----------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     console = Console(quiet=args.quiet)
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
+        level=logging.WARNING,
+        format="scratchnn: %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    try:
-        return args.run(args, console)
-    except KeyboardInterrupt:
-        print("scratchnn: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        # The reader went away (e.g. `| head -1`): stop quietly.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
-    except (UserError, ScratchnnError, ValueError, TypeError, OSError) as error:
-        print(f"scratchnn: error: {error}", file=sys.stderr)
-        return EXIT_ERROR
+    if args.verbose:
+        logging.getLogger("scratchnn").setLevel(logging.DEBUG)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return args.run(args, console)
+        except KeyboardInterrupt:
+            print("scratchnn: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except BrokenPipeError:
+            # The reader of stdout went away (e.g. `| head -1`): stop
+            # quietly, and keep Python from complaining at exit.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 0
+        except MemoryError:
+            print("scratchnn: error: out of memory; use smaller --layers, "
+                  "less data or a smaller --batch-size", file=sys.stderr)
+            return EXIT_ERROR
+        except (UserError, ScratchnnError, ValueError, TypeError,
+                OSError) as error:
+            print(f"scratchnn: error: {error}", file=sys.stderr)
+            return EXIT_ERROR
+
+
+def _show_warning(message, category, filename, lineno, file=None,
+                  line=None):
+    """A library warning as one plain line, without source locations."""
+    print(f"scratchnn: warning: {message}", file=sys.stderr)
