@@ -7,7 +7,7 @@ squared errors, which is a plain sum as the tutorial defines it.
 """
 import numpy as np
 
-from .activations import log_softmax, sigmoid
+from .activations import sigmoid
 
 # Probabilities are kept at least this far from 0 before a log or a division,
 # so a saturated output gives a large finite loss instead of inf or NaN.
@@ -159,9 +159,15 @@ class SoftmaxCrossEntropy(Loss):
 
     def forward(self, y_pred, y_true):
         y_true = _as_pred_shape(y_pred, y_true)
-        log_p = log_softmax(y_pred)
-        self._p = np.exp(log_p)
+        # One exp serves both the probabilities backward needs and the log
+        # probabilities of the loss; an exp that underflows to 0 is exact.
+        shifted = y_pred - y_pred.max(axis=1, keepdims=True)
+        with np.errstate(under="ignore"):
+            e = np.exp(shifted)
+        total = e.sum(axis=1, keepdims=True)  # (n_samples, 1), >= 1
+        self._p = e / total
         self._y = y_true
+        log_p = shifted - np.log(total)
         return float(-np.sum(y_true * log_p) / y_pred.shape[0])
 
     def backward(self):
