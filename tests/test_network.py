@@ -480,6 +480,46 @@ def test_c17_bad_values_leave_a_trained_network_alone():
         assert np.array_equal(a, b)
 
 
+def test_values_beyond_float32_are_refused_before_any_work(rng):
+    # 1e39 is a finite float64 but inf as float32; before this check it
+    # became NaN in every result, or a "diverged" error in fit.
+    X = rng.normal(size=(6, 2))
+    y = X[:, 0].copy()
+    huge_X = X.copy()
+    huge_X[4, 1] = 1e39
+    huge_y = y.copy()
+    huge_y[3] = -2e39
+    beyond = r"beyond the float32 range .*use dtype='float64'"
+
+    net = Network([Dense(1)], loss="mse")
+    with pytest.raises(DataError, match=rf"X holds 1e\+39 at row 4, column 1"):
+        net.fit(huge_X, y, epochs=1)
+    with pytest.raises(DataError, match=rf"y holds -2e\+39 at row 3.*{beyond}"):
+        net.fit(X, huge_y, epochs=1)
+    with pytest.raises(DataError, match=r"X_val holds 1e\+39 at row 4"):
+        net.fit(X, y, epochs=1, validation_data=(huge_X, y))
+    with pytest.raises(DataError, match=r"y_val holds -2e\+39 at row 3"):
+        net.fit(X, y, epochs=1, validation_data=(X, huge_y))
+
+    net.fit(X, y, epochs=2, seed=0)
+    with pytest.raises(DataError, match=rf"X holds 1e\+39.*{beyond}"):
+        net.predict(huge_X)
+    with pytest.raises(DataError, match=r"y holds -2e\+39 at row 3"):
+        net.evaluate(X, huge_y)
+
+    # Scaled values are checked too: far outside the training data, a
+    # standardised value can leave float32's range on its own.
+    classifier = _classifier(2, standardize=True)
+    classifier.fit(X, np.arange(6) % 2, epochs=1, seed=0)
+    with pytest.raises(DataError, match="X after standardising holds"):
+        classifier.predict_proba(huge_X)
+
+    # float64 holds these values, so a float64 network takes them.
+    wide = Network([Dense(1)], loss="mse", dtype="float64")
+    wide.fit(huge_X / 1e30, y, epochs=1, seed=0)
+    assert np.isfinite(wide.predict(huge_X)).all()
+
+
 def test_c18_constant_feature_with_standardisation():
     case = load_case("C18")
     net = _classifier(2, dtype="float64", standardize=True)

@@ -16,6 +16,7 @@ from .layers import Dense
 from .losses import CLASSIFICATION_LOSSES, FUSED_LOSSES, get_loss
 from .optimizers import Optimizer, get_optimizer
 from .validation import (
+    as_dtype,
     check_class_labels,
     check_features,
     check_lengths,
@@ -284,6 +285,9 @@ class Network:
 
         Raises
         ------
+        DataError
+            Before training, when the data hold NaN or inf, or values too
+            large for the network's dtype (beyond ±3.4e38 for float32).
         TrainingDivergedError
             When the loss becomes NaN or inf; the network keeps the
             parameters of the last finished epoch.
@@ -323,9 +327,14 @@ class Network:
 
         if self.standardize and not continuing:
             self.scaler = StandardScaler().fit(X)
-        x = self._scale(X)
+        x = self._scale(X, "X")
+        targets = as_dtype(targets, self.dtype, "y")
         if val is not None:
-            val = (self._scale(val[0]), val[1].astype(self.dtype))
+            X_val, val_targets = val
+            val = (
+                self._scale(X_val, "X_val"),
+                as_dtype(val_targets, self.dtype, "y_val"),
+            )
 
         n_train = x.shape[0]
         if batch_size == "auto":
@@ -343,7 +352,7 @@ class Network:
         history = training.run_training(
             self,
             x,
-            targets.astype(self.dtype),
+            targets,
             labels,
             epochs=epochs,
             batch_size=batch_size,
@@ -369,10 +378,12 @@ class Network:
             self.encoder = LabelEncoder().fit(y)
             self._check_classes()
         codes = self.encoder.transform(y)
+        # Made in the network's dtype, so they need no cast or check later.
         if self.loss.name == "binary_crossentropy":
-            targets = codes.reshape(-1, 1).astype(np.float64)
+            targets = codes.reshape(-1, 1).astype(self.dtype)
         else:
-            targets = np.eye(self.n_outputs)[codes]  # (n_samples, n_classes)
+            one_hot = np.eye(self.n_outputs, dtype=self.dtype)
+            targets = one_hot[codes]  # (n_samples, n_classes)
         return targets, codes
 
     def _check_classes(self) -> None:
@@ -419,10 +430,12 @@ class Network:
         kept_labels = None if labels is None else labels[train_rows]
         return X[train_rows], val, targets[train_rows], kept_labels
 
-    def _scale(self, X: np.ndarray) -> np.ndarray:
+    def _scale(self, X: np.ndarray, name: str) -> np.ndarray:
+        """Standardise X if the network does, then cast to its dtype."""
         if self.scaler is not None:
             X = self.scaler.transform(X)
-        return X.astype(self.dtype)
+            name = f"{name} after standardising"
+        return as_dtype(X, self.dtype, name)
 
     # ------------------------------------------------------------------
     # Using a trained network
@@ -439,7 +452,7 @@ class Network:
         X = check_features(
             X, "X", n_features=self.n_features_in_, allow_empty=True
         )
-        return self._scale(X)
+        return self._scale(X, "X")
 
     def predict(self, X) -> np.ndarray:
         """Predict class labels, or values for regression.
@@ -484,7 +497,7 @@ class Network:
         if x.shape[0] == 0:
             raise DataError("X has 0 samples; need at least 1 to evaluate")
         targets, _ = self._encode_targets(y, fit=False)
-        return self.evaluate_prepared(x, targets.astype(self.dtype))
+        return self.evaluate_prepared(x, as_dtype(targets, self.dtype, "y"))
 
     def evaluate_prepared(
         self, x: np.ndarray, targets: np.ndarray, prefix: str = ""

@@ -66,17 +66,46 @@ def check_finite(a: np.ndarray, name: str) -> None:
     bad = ~np.isfinite(a)
     if not bad.any():
         return
-    position = np.argwhere(bad)[0]
-    value = a[tuple(position)]
-    where = (
-        f"row {position[0]}, column {position[1]}"
-        if a.ndim == 2
-        else f"row {position[0]}"
-    )
+    position = tuple(np.argwhere(bad)[0])
     raise DataError(
-        f"{name} contains {value} at {where} (counting from 0); remove or "
-        f"fill in missing and infinite values before training"
+        f"{name} contains {a[position]} at {_where(position)} (counting "
+        f"from 0); remove or fill in missing and infinite values before "
+        f"training"
     )
+
+
+def as_dtype(a: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
+    """Return a cast to dtype, refusing finite values the cast makes inf.
+
+    A float64 value beyond float32's range (about 3.4e38) becomes inf in a
+    float32 network, and NaN would then spread through every result. Only
+    a cast to a narrower type can do that, so only then is the result
+    checked, with one pass.
+    """
+    dtype = np.dtype(dtype)
+    if a.dtype.itemsize <= dtype.itemsize:
+        return a.astype(dtype, copy=False)
+
+    # The overflow is reported below, with its position.
+    with np.errstate(over="ignore"):
+        cast = a.astype(dtype)
+    bad = ~np.isfinite(cast)
+    if bad.any():
+        position = tuple(np.argwhere(bad)[0])
+        limit = np.finfo(dtype).max
+        raise DataError(
+            f"{name} holds {a[position]:g} at {_where(position)} (counting "
+            f"from 0), beyond the {dtype.name} range of this network "
+            f"(±{limit:.4g}); scale the data down or use dtype='float64'"
+        )
+    return cast
+
+
+def _where(position: tuple) -> str:
+    """'row i, column j' for a 2-D index, 'row i' for a 1-D one."""
+    if len(position) == 2:
+        return f"row {position[0]}, column {position[1]}"
+    return f"row {position[0]}"
 
 
 def check_lengths(X: np.ndarray, y: np.ndarray) -> None:
