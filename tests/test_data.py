@@ -1,7 +1,9 @@
 """Tests for scratchnn.data: datasets, CSV reading, splitting, scaling."""
 
+import math
 import warnings
 import zipfile
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -480,6 +482,61 @@ def test_scaler_statistics_are_population_mean_and_std():
     Z = scaler.transform(X)
     assert np.allclose(Z.mean(axis=0), 0.0)
     assert np.allclose(Z.std(axis=0), 1.0)
+
+
+def _exact_mean_and_std(column) -> tuple[float, float]:
+    """Population mean and std in exact rational arithmetic, then rounded.
+
+    The variance of 1e250-sized values is far beyond float64, so it is
+    divided by 4**k (k from the largest value) before its square root
+    is taken, and the root multiplied back by 2**k; both steps are exact.
+    """
+    values = [Fraction(float(v)) for v in column]
+    mean = sum(values) / len(values)
+    variance = sum((v - mean) ** 2 for v in values) / len(values)
+    _, k = math.frexp(max(abs(float(v)) for v in column))
+    std = math.ldexp(math.sqrt(float(variance / Fraction(4) ** k)), k)
+    return float(mean), std
+
+
+def test_scaler_statistics_agree_with_numpy_and_exact_values():
+    rng = np.random.default_rng(0)
+    X = rng.normal(5.0, 3.0, size=(200, 3)) * [1.0, 1e-3, 1e4]
+    scaler = StandardScaler().fit(X)
+    np.testing.assert_allclose(scaler.mean_, X.mean(axis=0), rtol=1e-14)
+    np.testing.assert_allclose(scaler.scale_, X.std(axis=0), rtol=1e-14)
+    for j in range(3):
+        mean, std = _exact_mean_and_std(X[:, j])
+        assert scaler.mean_[j] == pytest.approx(mean, rel=1e-13)
+        assert scaler.scale_[j] == pytest.approx(std, rel=1e-13)
+
+
+def test_scaler_handles_huge_and_tiny_features_without_warnings():
+    # Squares of 1e200 overflow and squares of 1e-200 underflow to 0, which
+    # made scale_ inf (every input then standardised to 0) or 0 (the column
+    # then taken as constant and left unscaled).
+    rng = np.random.default_rng(1)
+    X = rng.normal(1.0, 2.0, size=(60, 3)) * [1e200, 3e250, 1e-200]
+
+    with warnings.catch_warnings(), np.errstate(
+        over="raise", invalid="raise", divide="raise"
+    ):
+        warnings.simplefilter("error")
+        scaler = StandardScaler()
+        Z = scaler.fit_transform(X)
+
+    for j in range(3):
+        mean, std = _exact_mean_and_std(X[:, j])
+        assert scaler.mean_[j] == pytest.approx(mean, rel=1e-13)
+        assert scaler.scale_[j] == pytest.approx(std, rel=1e-13)
+    np.testing.assert_allclose(Z.mean(axis=0), 0.0, atol=1e-13)
+    np.testing.assert_allclose(Z.std(axis=0), 1.0, rtol=1e-13)
+
+
+def test_scaler_transform_beyond_float64_names_the_cell():
+    scaler = StandardScaler().fit([[0.0, 0.0], [2.0, 1e-300]])
+    with pytest.raises(DataError, match=r"overflows float64 at row 1, column 1"):
+        scaler.transform([[1.0, 0.5], [1.0, 1e10]])
 
 
 def test_scaler_column_constant_up_to_rounding_maps_to_exact_zero():

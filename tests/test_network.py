@@ -520,6 +520,17 @@ def test_values_beyond_float32_are_refused_before_any_work(rng):
     assert np.isfinite(wide.predict(huge_X)).all()
 
 
+def test_standardising_huge_features_trains_a_float32_network(rng):
+    # The scaler's statistics stay finite at 1e200, so the standardised
+    # inputs fit float32 and training sees ordinary numbers.
+    X, codes = _blobs(rng, 20, CENTRES[:2])
+    net = _classifier(2, standardize=True)
+    net.fit(X * 1e200, codes, epochs=30, batch_size=8, seed=0)
+
+    assert np.isfinite(net.scaler.scale_).all()
+    assert np.mean(net.predict(X * 1e200) == codes) == 1.0
+
+
 def test_c18_constant_feature_with_standardisation():
     case = load_case("C18")
     net = _classifier(2, dtype="float64", standardize=True)

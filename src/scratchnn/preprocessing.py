@@ -225,15 +225,23 @@ class StandardScaler:
                 f"a StandardScaler"
             )
 
-        mean = X.mean(axis=0)
-        std = X.std(axis=0)
+        # Squares of values near 1e200 overflow (and near 1e-200 vanish),
+        # so each column is first divided by the power of two just above its
+        # largest |value|. That division is exact and leaves values in
+        # (-1, 1); the mean and std, scaled back, are then at most the
+        # largest |value|, so they are finite for any finite column.
+        max_abs = np.abs(X).max(axis=0)
+        _, exponent = np.frexp(max_abs)
+        unit = np.ldexp(X, -exponent)
+        mean = np.ldexp(unit.mean(axis=0), exponent)
+        std = np.ldexp(unit.std(axis=0), exponent)
 
         # A constant column's mean can come out one rounding step away from
         # its value (e.g. three 0.1s), so take the value itself; and treat
         # a spread no bigger than rounding noise as no spread at all.
         constant = X.max(axis=0) == X.min(axis=0)
         mean[constant] = X[0, constant]
-        noise_level = len(X) * np.finfo(np.float64).eps * np.abs(X).max(axis=0)
+        noise_level = len(X) * np.finfo(np.float64).eps * max_abs
         flat = constant | (std <= noise_level)
         std[flat] = 1.0
 
@@ -253,6 +261,12 @@ class StandardScaler:
         -------
         ndarray of shape (n_samples, n_features), float64
             A new array; X is not modified.
+
+        Raises
+        ------
+        DataError
+            If a standardised value is beyond float64's range (a value
+            very far from the data `fit` saw); it names the row and column.
         """
         if self.mean_ is None:
             raise NotFittedError(
@@ -264,7 +278,18 @@ class StandardScaler:
                 f"X has {X.shape[1]} features, but the scaler was fitted on "
                 f"{self.n_features_in_}"
             )
-        return (X - self.mean_) / self.scale_
+
+        # An overflow is reported below, with the cell that caused it.
+        with np.errstate(over="ignore"):
+            Z = (X - self.mean_) / self.scale_
+        if not np.isfinite(Z).all():
+            row, col = np.argwhere(~np.isfinite(Z))[0]
+            raise DataError(
+                f"standardising X overflows float64 at row {row}, column "
+                f"{col}: ({X[row, col]:g} - mean {self.mean_[col]:g}) / "
+                f"scale {self.scale_[col]:g}; scale that column down"
+            )
+        return Z
 
     def fit_transform(self, X) -> np.ndarray:
         """Fit to X, then return X standardised."""
