@@ -28,6 +28,7 @@ from scratchnn.data import (
     train_test_split,
 )
 from scratchnn.errors import DataError, NotFittedError
+from scratchnn.validation import check_class_labels
 
 from conftest import CASES_DIR, load_case
 
@@ -787,6 +788,56 @@ def test_label_encoder_rejects_one_hot_and_mixed_labels():
         LabelEncoder().fit(np.eye(3))
     with pytest.raises(DataError, match="mixes label types"):
         LabelEncoder().fit(np.array(["a", 1], dtype=object))
+
+
+def test_object_labels_become_one_plain_kind():
+    # Object ints used to come back as the strings '1', '3'.
+    ints = LabelEncoder().fit(np.array([3, 1, 3], dtype=object))
+    assert ints.classes_.dtype == np.int64
+    assert ints.classes_.tolist() == [1, 3]
+    assert ints.inverse_transform([1, 0]).dtype == np.int64
+
+    floats = LabelEncoder().fit(np.array([0.5, 2, 0.5], dtype=object))
+    assert floats.classes_.dtype == np.float64
+    assert floats.classes_.tolist() == [0.5, 2.0]
+
+    # Strings are compared as <U, and given back as objects, as given.
+    strings = LabelEncoder().fit(np.array(["b", "a"], dtype=object))
+    assert strings.classes_.dtype.kind == "U"
+    decoded = strings.inverse_transform([1, 0])
+    assert decoded.dtype == object
+    assert decoded.tolist() == ["b", "a"]
+    assert LabelEncoder().fit(["b", "a"]).inverse_transform([0]).dtype.kind == "U"
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (
+            np.array([1, "1"], dtype=object),
+            r"mixes label types: row 0 holds 1 \(a number\) but row 1 "
+            r"holds '1' \(a str\)",
+        ),
+        # NumPy alone would read this list as the strings ['1', '1'].
+        ([1, "1"], r"mixes label types: .* row 1 holds '1'"),
+        (
+            np.array(["a", "b", None], dtype=object),
+            r"holds None at row 2, which is not a class label",
+        ),
+        (np.array([1.0, np.nan], dtype=object), r"y contains nan at row 1"),
+        (
+            np.array([1, True], dtype=object),
+            r"row 0 holds 1 \(a number\) but row 1 holds True \(a bool\)",
+        ),
+        (np.array(["a", b"b"], dtype=object), r"holds b'b' at row 1"),
+    ],
+    ids=["int_and_str", "list", "None", "NaN", "bool_and_int", "bytes"],
+)
+def test_bad_object_labels_name_the_value_and_row(labels, message):
+    with pytest.raises(DataError, match=message):
+        LabelEncoder().fit(labels)
+    with pytest.raises(DataError, match=message):
+        check_class_labels(labels)
 
 
 def test_label_encoder_inverse_rejects_codes_out_of_range():

@@ -290,6 +290,38 @@ def test_one_hot_targets_are_refused():
         _classifier(2).fit(X, y, epochs=1)
 
 
+def test_c13_one_hot_is_named_only_when_every_row_has_one_1():
+    case = load_case("C13")
+    with pytest.raises(DataError, match=r"y looks one-hot;.*y\.argmax\(axis=1\)"):
+        _classifier(3).fit(case.X, case.Y_ONEHOT, epochs=1)
+
+    with pytest.raises(DataError) as info:
+        _classifier(3).fit(case.X, case.Y_NOT_ONEHOT, epochs=1)
+    message = str(info.value)
+    assert "looks one-hot" not in message
+    assert "row 1 holds 2 ones, so y is not one-hot" in message
+    assert "multi-label and multi-output targets are not supported" in message
+
+
+def test_c11_predict_gives_back_the_label_kind_given_to_fit():
+    case = load_case("C11")
+    for y, kind in ((case.Y, "U"), (case.Y_OBJECT, "O")):
+        net = _classifier(3)
+        net.fit(case.X, y, epochs=60, batch_size=8, seed=0,
+                validation_fraction=0.25)
+        predicted = net.predict(case.X_NEW)
+        assert predicted.dtype.kind == kind
+        assert predicted.tolist() == case.EXPECTED_PREDICTION.tolist()
+        assert net.classes_.tolist() == case.EXPECTED_CLASSES.tolist()
+
+
+def test_mixed_object_labels_are_refused_by_fit():
+    X = np.arange(8.0).reshape(4, 2)
+    y = np.array([1, "1", 2, "2"], dtype=object)
+    with pytest.raises(DataError, match="mixes label types"):
+        _classifier(2).fit(X, y, epochs=1)
+
+
 def test_single_class_is_refused():
     X = np.arange(10.0).reshape(5, 2)
     with pytest.raises(DataError, match=r"single class \(1\)"):

@@ -222,6 +222,15 @@ def test_classifier_round_trip(tmp_path, labels, dtype, optimizer):
     assert loaded.optimizer.config() == net.optimizer.config()
 
 
+def test_object_string_labels_round_trip_as_objects(tmp_path):
+    net, X = small_classifier(np.array(["cat", "dog"], dtype=object))
+    save_model(net, tmp_path / "clf.model")
+    loaded = load_model(tmp_path / "clf.model")
+
+    assert_same_network(net, loaded, X)
+    assert loaded.predict(X).dtype == object
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_binary_sigmoid_round_trip(tmp_path, dtype):
     X, y = blobs(["no", "yes"], seed=1)
@@ -539,6 +548,14 @@ def test_header_not_an_object_is_refused(regressor_file):
             r"classes.values must all be of kind int",
         ),
         (lambda c: c.update(dtype="object"), r"classes.dtype must be one of"),
+        (
+            lambda c: c.update(as_object=1),
+            r"classes.as_object must be true or false",
+        ),
+        (
+            lambda c: c.update(dtype="float", values=[1.0, 2.0], as_object=True),
+            r"true only for str labels",
+        ),
     ],
 )
 def test_bad_class_labels_are_refused(tmp_path, mutate, message):

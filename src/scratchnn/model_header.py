@@ -246,13 +246,26 @@ def _check_optimizer(config, path: str) -> None:
 
 
 def class_labels(classes: dict) -> np.ndarray:
-    """The saved class labels (a checked `classes` entry) as an array."""
-    return np.array(classes["values"], dtype=_LABEL_KINDS[classes["dtype"]])
+    """The saved class labels (a checked `classes` entry) as an array.
+
+    String labels that were fitted as an object array ("as_object") come
+    back as one, so the loaded network predicts the same kind of array.
+    """
+    labels = np.array(classes["values"], dtype=_LABEL_KINDS[classes["dtype"]])
+    return labels.astype(object) if classes.get("as_object") else labels
 
 
 def _check_classes(classes, config: dict, path: str) -> None:
-    _check_keys(classes, "classes", {"dtype", "values"}, path)
+    optional = frozenset({"as_object"})
+    _check_keys(classes, "classes", {"dtype", "values"}, path, optional)
     kind, values = classes["dtype"], classes["values"]
+    as_object = classes.get("as_object", False)
+    if not isinstance(as_object, bool) or (as_object and kind != "str"):
+        raise invalid(
+            path,
+            "classes.as_object must be true or false, and true only for "
+            "str labels",
+        )
     if not isinstance(kind, str) or kind not in _LABEL_KINDS:
         raise invalid(
             path,

@@ -17,7 +17,6 @@ from .losses import CLASSIFICATION_LOSSES, FUSED_LOSSES, get_loss
 from .optimizers import Optimizer, get_optimizer
 from .validation import (
     as_dtype,
-    check_class_labels,
     check_features,
     check_lengths,
     check_positive_int,
@@ -373,11 +372,12 @@ class Network:
         if not self.is_classifier:
             return check_regression_targets(y, self.n_outputs), None
 
-        y = check_class_labels(y)
         if fit:
-            self.encoder = LabelEncoder().fit(y)
+            self.encoder = LabelEncoder()
+            codes = self.encoder.fit_transform(y)
             self._check_classes()
-        codes = self.encoder.transform(y)
+        else:
+            codes = self.encoder.transform(y)
         # Made in the network's dtype, so they need no cast or check later.
         if self.loss.name == "binary_crossentropy":
             targets = codes.reshape(-1, 1).astype(self.dtype)

@@ -226,7 +226,10 @@ def _labels_to_json(encoder: LabelEncoder | None) -> dict | None:
             f"cannot save class labels of dtype {classes.dtype}; use int, "
             f"float, bool or str labels"
         )
-    return {"dtype": kind, "values": classes.tolist()}
+    labels = {"dtype": kind, "values": classes.tolist()}
+    if encoder.object_labels_:
+        labels["as_object"] = True
+    return labels
 
 
 def _write_atomically(members: dict[str, np.ndarray], path: str) -> None:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from .errors import DataError, NotFittedError
-from .validation import summarise_problems
+from .validation import check_class_labels, show_label, summarise_problems
 
 
 def _test_count(test_size, n_samples: int) -> int:
@@ -114,15 +114,16 @@ def train_test_split(
             f"a stratified split needs one label per row, got y of shape "
             f"{y.shape}; pass stratify=False for multi-output targets"
         )
+    labels = check_class_labels(y.reshape(-1))
     classes, codes, counts = np.unique(
-        _as_labels(y.reshape(-1), "y"), return_inverse=True, return_counts=True
+        labels, return_inverse=True, return_counts=True
     )
 
     # Check the split can give every class a row on each side.
     hint = "pass stratify=False (e.g. for regression targets) or add data"
     if counts.min() < 2:
         rare = [
-            f"class {_show(c)} has {n}"
+            f"class {show_label(c)} has {n}"
             for c, n in zip(classes, counts)
             if n < 2
         ]
@@ -352,51 +353,12 @@ class StandardScaler:
         return f"StandardScaler(n_features_in_={self.n_features_in_})"
 
 
-def _show(label) -> str:
-    """A label as a user would type it: 'cat' quoted, 3 bare."""
-    if isinstance(label, np.generic):
-        label = label.item()
-    return repr(label)
-
-
-def _as_labels(y, name: str) -> np.ndarray:
-    """Return y as a 1-D array of comparable labels (no object dtype)."""
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y.reshape(-1)
-    if y.ndim != 1:
-        raise DataError(
-            f"{name} must be one label per sample, shape (n_samples,), got "
-            f"shape {y.shape}; for one-hot rows pass y.argmax(axis=1)"
-        )
-
-    if y.dtype == object:
-        # Object arrays hold Python values; turn them into one plain dtype
-        # so that sorting and comparing labels is well defined.
-        if all(isinstance(v, str) for v in y):
-            y = y.astype(str)
-        elif all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-            for v in y
-        ):
-            y = y.astype(np.int64)
-        elif all(isinstance(v, (int, float, np.number)) for v in y):
-            y = y.astype(np.float64)
-        else:
-            kinds = sorted({type(v).__name__ for v in y})
-            raise DataError(
-                f"{name} mixes label types ({', '.join(kinds)}); use labels "
-                f"of one type, e.g. all strings"
-            )
-    if y.dtype.kind not in "biufU":
-        raise DataError(f"{name} has unsupported label dtype {y.dtype}")
-    if y.dtype.kind == "f" and np.isnan(y).any():
-        raise DataError(f"{name} holds NaN labels; remove those samples")
-    return y
-
-
 class LabelEncoder:
     """Map class labels to the codes 0..n_classes-1 and back.
+
+    Labels are read by `validation.check_class_labels`: numbers or strings,
+    and object arrays only when all their elements are strings or all are
+    numbers.
 
     Attributes
     ----------
@@ -404,10 +366,14 @@ class LabelEncoder:
         The sorted distinct labels seen by `fit`, in the input's kind:
         integers stay integers, floats stay floats, strings become ``<U``
         (object arrays of strings included).
+    object_labels_ : bool
+        True when `fit` was given an object array of strings;
+        `inverse_transform` then returns object arrays too.
     """
 
     def __init__(self):
         self.classes_ = None
+        self.object_labels_ = False
 
     def fit(self, y) -> "LabelEncoder":
         """Learn the distinct labels in y.
@@ -420,11 +386,15 @@ class LabelEncoder:
         -------
         self : LabelEncoder
         """
-        y = _as_labels(y, "y")
-        if len(y) == 0:
-            raise DataError("y is empty; need at least one label to fit")
-        self.classes_ = np.unique(y)
+        self._fit(y, check_class_labels(y))
         return self
+
+    def _fit(self, given, labels: np.ndarray) -> None:
+        if len(labels) == 0:
+            raise DataError("y is empty; need at least one label to fit")
+        self.classes_ = np.unique(labels)
+        given_object = getattr(given, "dtype", None) == object
+        self.object_labels_ = given_object and labels.dtype.kind == "U"
 
     def _check_fitted(self):
         if self.classes_ is None:
@@ -451,8 +421,10 @@ class LabelEncoder:
             lists the known classes.
         """
         self._check_fitted()
-        y = _as_labels(y, "y")
+        return self._encode(check_class_labels(y))
 
+    def _encode(self, y: np.ndarray) -> np.ndarray:
+        """Codes of labels that check_class_labels has already read."""
         # Text and numbers never match; don't let searchsorted compare them.
         if (y.dtype.kind == "U") != (self.classes_.dtype.kind == "U"):
             known = np.zeros(len(y), dtype=bool)
@@ -463,8 +435,9 @@ class LabelEncoder:
             known = self.classes_[codes] == y
 
         if not known.all():
-            unseen = ", ".join(_show(v) for v in np.unique(y[~known])[:10])
-            classes = ", ".join(_show(c) for c in self.classes_[:20])
+            first_unseen = np.unique(y[~known])[:10]
+            unseen = ", ".join(show_label(v) for v in first_unseen)
+            classes = ", ".join(show_label(c) for c in self.classes_[:20])
             if len(self.classes_) > 20:
                 classes += ", ..."
             raise DataError(
@@ -474,8 +447,10 @@ class LabelEncoder:
         return codes.astype(np.int64)
 
     def fit_transform(self, y) -> np.ndarray:
-        """Fit to y, then return its codes."""
-        return self.fit(y).transform(y)
+        """Fit to y, then return its codes; reads the labels once."""
+        labels = check_class_labels(y)
+        self._fit(y, labels)
+        return self._encode(labels)
 
     def inverse_transform(self, codes) -> np.ndarray:
         """Return the label of each code.
@@ -487,7 +462,9 @@ class LabelEncoder:
 
         Returns
         -------
-        ndarray of shape (n_samples,), the dtype of ``classes_``
+        ndarray of shape (n_samples,)
+            Of the dtype of ``classes_``, or object when `fit` was given
+            an object array of strings.
         """
         self._check_fitted()
         codes = np.asarray(codes)
@@ -508,7 +485,8 @@ class LabelEncoder:
             raise DataError(
                 f"codes must be in [0, {n_classes}), got {codes[outside][0]}"
             )
-        return self.classes_[codes]
+        labels = self.classes_[codes]
+        return labels.astype(object) if self.object_labels_ else labels
 
     def __repr__(self):
         if self.classes_ is None:

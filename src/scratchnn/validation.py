@@ -116,28 +116,117 @@ def check_lengths(X: np.ndarray, y: np.ndarray) -> None:
         )
 
 
-def check_class_labels(y) -> np.ndarray:
-    """Return class labels as a 1-D array, refusing one-hot and NaN labels."""
+def show_label(label) -> str:
+    """A label as a user would type it: 'cat' quoted, 3 bare."""
+    if isinstance(label, np.generic):
+        label = label.item()
+    return repr(label)
+
+
+def check_class_labels(y, name: str = "y") -> np.ndarray:
+    """Return class labels as a 1-D array of one plain kind, or raise.
+
+    Numbers (int, float or bool) and strings are labels. An object array,
+    or a list that NumPy would turn into strings, is read element by
+    element: all strings give a ``<U`` array, all ints or floats a numeric
+    one and all bools a bool one. A mix of kinds, None or NaN is a
+    DataError naming the value and its row (counting from 0). 2-D targets
+    are refused, saying whether they look one-hot.
+    """
+    given = y
     y = np.asarray(y)
+    # NumPy makes [1, "1"] the strings ["1", "1"], one class instead of
+    # two; the elements themselves show the mix.
+    if y.dtype.kind == "U" and isinstance(given, (list, tuple)):
+        y = np.array(given, dtype=object)
     if y.ndim == 2 and y.shape[1] == 1:
-        y = y.ravel()
+        y = y.reshape(-1)
     if y.ndim == 2:
-        looks_one_hot = np.isin(y, (0, 1)).all() if y.dtype.kind in "biuf" else False
-        hint = (
-            "y looks one-hot; pass class labels instead, e.g. y.argmax(axis=1)"
-            if looks_one_hot
-            else "pass one class label per sample"
-        )
         raise DataError(
-            f"y for classification must be 1-D, got shape {y.shape}; {hint}"
+            f"{name} for classification must be 1-D, one label per sample, "
+            f"got shape {y.shape}; {_two_d_hint(y, name)}"
         )
     if y.ndim != 1:
-        raise DataError(f"y must be 1-D class labels, got shape {y.shape}")
+        raise DataError(
+            f"{name} must be 1-D class labels, got shape {y.shape}"
+        )
+
+    if y.dtype == object:
+        y = _plain_labels(y, name)
+    if y.dtype.kind not in "biufU":
+        raise DataError(
+            f"{name} has dtype {y.dtype}, which cannot hold class labels; "
+            f"use numbers or str labels, e.g. {name}.astype(str)"
+        )
     if y.dtype.kind == "f":
-        check_finite(y, "y")
-    if y.dtype.kind == "O":
-        y = y.astype(str)
+        check_finite(y, name)
     return y
+
+
+def _two_d_hint(y: np.ndarray, name: str) -> str:
+    """Why 2-D targets are refused, and what to pass instead."""
+    unsupported = (
+        "multi-label and multi-output targets are not supported for "
+        "classification; pass one class label per sample"
+    )
+    if y.dtype.kind not in "biuf" or not np.isin(y, (0, 1)).all():
+        return unsupported
+    ones = y.sum(axis=1)
+    if (ones == 1).all():
+        return (
+            f"{name} looks one-hot; pass class labels instead, e.g. "
+            f"{name}.argmax(axis=1)"
+        )
+    row = int(np.flatnonzero(ones != 1)[0])
+    return (
+        f"row {row} holds {int(ones[row])} ones, so {name} is not one-hot; "
+        f"{unsupported}"
+    )
+
+
+def _label_kind(value) -> str | None:
+    """'str', 'bool' or 'number' for a label value, None for anything else."""
+    if isinstance(value, str):
+        return "str"
+    # bool first: Python's bool is a kind of int.
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return "number"
+    return None
+
+
+def _plain_labels(y: np.ndarray, name: str) -> np.ndarray:
+    """An object array of labels as a str, bool or numeric array."""
+    kinds = [_label_kind(value) for value in y]
+    for row, kind in enumerate(kinds):
+        if kind is None:
+            raise DataError(
+                f"{name} holds {show_label(y[row])} at row {row}, which is "
+                f"not a class label; labels must be all strings or all "
+                f"numbers"
+            )
+        if kind != kinds[0]:
+            raise DataError(
+                f"{name} mixes label types: row 0 holds "
+                f"{show_label(y[0])} (a {kinds[0]}) but row {row} holds "
+                f"{show_label(y[row])} (a {kind}); use labels of one type, "
+                f"e.g. all strings"
+            )
+
+    if not kinds or kinds[0] == "str":
+        return y.astype(str)
+    if kinds[0] == "bool":
+        return y.astype(bool)
+    if all(isinstance(value, (int, np.integer)) for value in y):
+        try:
+            return y.astype(np.int64)
+        except OverflowError:
+            raise DataError(
+                f"{name} holds integer labels beyond int64; use strings "
+                f"for such labels, e.g. {name}.astype(str)"
+            ) from None
+    return y.astype(np.float64)
 
 
 def check_regression_targets(y, n_outputs: int) -> np.ndarray:
