@@ -107,6 +107,63 @@ def test_validation_fraction_adds_validation_metrics(rng):
     assert all(np.isfinite(history["val_loss"]))
 
 
+def test_c31_validation_fraction_that_holds_out_nothing_is_refused():
+    case = load_case("C31")
+    net = Network([Dense(1)], loss="mse")
+    with pytest.raises(DataError) as info:
+        net.fit(case.X_TWO, case.Y_TWO,
+                validation_fraction=case.VALIDATION_FRACTION)
+    assert str(info.value) == (
+        "validation_fraction=0.1 of 2 samples gives 0 validation samples; "
+        "use more data or validation_fraction=0"
+    )
+    assert not net.is_built
+
+
+def test_c31_stratified_split_speaks_of_the_users_classes():
+    case = load_case("C31")
+    net = Network([Dense(2, "softmax")], loss="categorical_crossentropy")
+    with pytest.raises(DataError) as info:
+        net.fit(case.X_CLS, case.Y_CLS,
+                validation_fraction=case.VALIDATION_FRACTION_CLS)
+    message = str(info.value)
+    assert "class 'b' has only 1 sample" in message
+    # Not the internal code of 'b', nor arguments fit does not take.
+    assert "class 1" not in message
+    assert "stratify" not in message and "test_size" not in message
+
+    X = np.arange(10.0).reshape(-1, 1)
+    y = np.array(["a", "b"] * 5)
+    with pytest.raises(DataError) as info:
+        net.fit(X, y, validation_fraction=0.99)
+    message = str(info.value)
+    assert message.startswith(
+        "validation_fraction=0.99 of 10 samples gives 1 training and 9 "
+        "validation samples, too few to hold all 2 classes in each part; "
+        "use a smaller validation_fraction"
+    )
+    assert "test_size" not in message
+
+
+def test_validation_fraction_rounds_down_to_whole_samples(rng):
+    # 0.29 * 100 is 28.999999999999996 in floating point, yet 29 rows are
+    # held out; the batch_size error shows how many are left to train on.
+    X = rng.normal(size=(100, 2))
+    y = X[:, 0]
+    net = Network([Dense(1)], loss="mse")
+    with pytest.raises(ValueError, match="larger than the 71 training"):
+        net.fit(X, y, validation_fraction=0.29, batch_size=72)
+    with pytest.raises(ValueError, match="larger than the 5 training"):
+        net.fit(X[:7], y[:7], validation_fraction=0.29, batch_size=6)
+
+
+def test_validation_data_and_fraction_together_are_refused(rng):
+    X, y = _regression_data(rng)
+    net = Network([Dense(1)], loss="mse")
+    with pytest.raises(ValueError, match="validation_data or validation_fr"):
+        net.fit(X, y, validation_data=(X, y), validation_fraction=0.2)
+
+
 def test_validation_data_is_scored_with_the_final_parameters(rng):
     X, y = _regression_data(rng)
     X_val, y_val = _regression_data(rng, n=10)

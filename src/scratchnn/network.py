@@ -6,6 +6,7 @@ last to first, so every parameter ends up with its dL/dparameter.
 `fit`, `predict`, `evaluate`, `save` and `load` are the rest of the API.
 """
 import logging
+import math
 
 import numpy as np
 
@@ -21,6 +22,8 @@ from .validation import (
     check_lengths,
     check_positive_int,
     check_regression_targets,
+    show_label,
+    summarise_problems,
 )
 
 logger = logging.getLogger(__name__)
@@ -265,8 +268,10 @@ class Network:
         validation_data : tuple (X_val, y_val) or None, default=None
             Held-out data scored after each epoch.
         validation_fraction : float, default=0.0
-            Else, the share of X held out for validation (stratified for
-            classifiers).
+            Else, the share of X held out for validation, rounded down to
+            whole samples (stratified for classifiers). It must hold out at
+            least one sample (and, for classifiers, one of each class), and
+            cannot be combined with `validation_data`.
         verbose : int, default=0
             1 logs one line per epoch at INFO level.
         callbacks : list, default=None
@@ -297,6 +302,12 @@ class Network:
                 "validation_fraction must be in [0, 1), got "
                 f"{validation_fraction}"
             )
+        if validation_data is not None and validation_fraction > 0:
+            raise ValueError(
+                f"give validation_data or validation_fraction, not both "
+                f"(got validation_fraction={validation_fraction}); set "
+                f"validation_fraction=0 to score on validation_data"
+            )
         X = check_features(X, "X")
         check_lengths(X, np.asarray(y))
         rng = np.random.default_rng(seed)
@@ -306,24 +317,30 @@ class Network:
         else:
             self.scaler = self.encoder = None
 
-        # Targets first: a bad label should fail before any work is done.
+        # Everything that can be checked without the generator is checked
+        # before the weights are drawn: targets, validation data, sizes.
         targets, labels = self._encode_targets(y, fit=not continuing)
-
-        if not continuing:
-            self._build(X.shape[1], rng)
-
-        # Hold out validation data, then fit the scaling on the rest only.
         val = None
+        n_val = 0
         if validation_data is not None:
             X_val, y_val = validation_data
             X_val = check_features(X_val, "X_val", n_features=X.shape[1])
             check_lengths(X_val, np.asarray(y_val))
             val = (X_val, self._encode_targets(y_val, fit=False)[0])
         elif validation_fraction > 0:
-            X, val, targets, labels = self._split_validation(
-                X, targets, labels, validation_fraction, rng
+            n_val = self._validation_size(
+                X.shape[0], labels, validation_fraction
             )
+        batch_size = _batch_size(batch_size, X.shape[0] - n_val)
 
+        if not continuing:
+            self._build(X.shape[1], rng)
+
+        # Hold out validation data, then fit the scaling on the rest only.
+        if n_val:
+            X, val, targets, labels = self._split_validation(
+                X, targets, labels, n_val, rng
+            )
         if self.standardize and not continuing:
             self.scaler = StandardScaler().fit(X)
         x = self._scale(X, "X")
@@ -333,19 +350,6 @@ class Network:
             val = (
                 self._scale(X_val, "X_val"),
                 as_dtype(val_targets, self.dtype, "y_val"),
-            )
-
-        n_train = x.shape[0]
-        if batch_size == "auto":
-            batch_size = min(32, n_train)
-        elif batch_size is None:
-            batch_size = n_train
-        batch_size = check_positive_int(batch_size, "batch_size")
-        if batch_size > n_train:
-            raise ValueError(
-                f"batch_size={batch_size} is larger than the {n_train} "
-                f"training samples; use a value <= {n_train}, or "
-                f"batch_size=None for full-batch training"
             )
 
         history = training.run_training(
@@ -409,23 +413,67 @@ class Network:
                 f"layer"
             )
 
-    def _split_validation(self, X, targets, labels, fraction, rng):
+    def _validation_size(self, n_samples: int, labels, fraction) -> int:
+        """Rows validation_fraction holds out, or DataError if unusable.
+
+        `labels` are the class codes of a classifier (None for
+        regression); the split must keep each class in both parts.
+        """
+        # 0.29 * 100 is 28.999999999999996 in floating point: round first.
+        n_val = math.floor(round(fraction * n_samples, 9))
+        n_train = n_samples - n_val
+        start = f"validation_fraction={fraction} of {n_samples} samples"
+        if n_val == 0:
+            raise DataError(
+                f"{start} gives 0 validation samples; use more data or "
+                f"validation_fraction=0"
+            )
+        if n_train == 0:
+            raise DataError(
+                f"{start} leaves no training samples; use a smaller "
+                f"validation_fraction"
+            )
+        if labels is None:
+            return n_val
+
+        # Stratified: each class present needs a sample on both sides.
+        classes = self.encoder.classes_
+        counts = np.bincount(labels, minlength=len(classes))
+        rare = [
+            f"class {show_label(label)} has only 1 sample"
+            for label, count in zip(classes, counts)
+            if count == 1
+        ]
+        if rare:
+            raise DataError(
+                f"validation_fraction={fraction} needs every class in both "
+                f"the training and the validation part, but "
+                f"{summarise_problems(rare, 'classes', sep=', ')}; add "
+                f"samples of such classes, pass validation_data, or use "
+                f"validation_fraction=0"
+            )
+        n_classes = np.count_nonzero(counts)
+        if min(n_val, n_train) < n_classes:
+            change = "larger" if n_val < n_train else "smaller"
+            raise DataError(
+                f"{start} gives {n_train} training and {n_val} validation "
+                f"samples, too few to hold all {n_classes} classes in each "
+                f"part; use a {change} validation_fraction or more data"
+            )
+        return n_val
+
+    def _split_validation(self, X, targets, labels, n_val: int, rng):
+        """Hold out n_val rows (checked by _validation_size) for validation."""
         seed = int(rng.integers(2**32))
         rows = np.arange(X.shape[0])
         stratify_by = labels if labels is not None else rows
-        try:
-            train_rows, val_rows, _, _ = train_test_split(
-                rows,
-                stratify_by,
-                test_size=fraction,
-                seed=seed,
-                stratify=labels is not None,
-            )
-        except DataError as error:
-            raise DataError(
-                f"validation_fraction={fraction} cannot split these "
-                f"{X.shape[0]} samples: {error}"
-            ) from None
+        train_rows, val_rows, _, _ = train_test_split(
+            rows,
+            stratify_by,
+            test_size=n_val,
+            seed=seed,
+            stratify=labels is not None,
+        )
         val = (X[val_rows], targets[val_rows])
         kept_labels = None if labels is None else labels[train_rows]
         return X[train_rows], val, targets[train_rows], kept_labels
@@ -569,6 +617,22 @@ class Network:
             f"Network([{layers}], loss={self.loss.name!r}, "
             f"optimizer={self.optimizer.name!r})"
         )
+
+
+def _batch_size(batch_size, n_train: int) -> int:
+    """Resolve "auto" (32, or fewer rows) and None (all rows), then check."""
+    if batch_size == "auto":
+        batch_size = min(32, n_train)
+    elif batch_size is None:
+        batch_size = n_train
+    batch_size = check_positive_int(batch_size, "batch_size")
+    if batch_size > n_train:
+        raise ValueError(
+            f"batch_size={batch_size} is larger than the {n_train} "
+            f"training samples; use a value <= {n_train}, or "
+            f"batch_size=None for full-batch training"
+        )
+    return batch_size
 
 
 def _r2(targets: np.ndarray, error: np.ndarray) -> float:
