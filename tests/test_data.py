@@ -282,6 +282,14 @@ def test_generator_rejects_bad_parameters(call, message):
         call()
 
 
+def test_seeds_must_be_non_negative_ints_or_none():
+    with pytest.raises(ValueError, match="non-negative ints or None; got -1"):
+        make_xor(seed=-1)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        train_test_split(np.arange(4), np.arange(4), seed="1", stratify=False)
+    assert make_moons(seed=None)[0].shape == (200, 2)
+
+
 # ---------------------------------------------------------------------------
 # read_csv: field cases
 # ---------------------------------------------------------------------------

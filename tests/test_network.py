@@ -361,6 +361,105 @@ def test_unknown_names_list_the_valid_ones():
         Network([])
 
 
+@pytest.mark.parametrize(
+    "y, shown", [(None, "None"), (1, "1"), ({}, r"\{\}")], ids=str
+)
+def test_targets_must_be_an_array(y, shown):
+    # These used to fail with "len() of unsized object".
+    message = (
+        rf"y must be an array-like of targets, one per row of X, got {shown}$"
+    )
+    net = Network([Dense(1)])
+    with pytest.raises(TypeError, match=message):
+        net.fit(np.zeros((3, 2)), y)
+    net.fit(np.zeros((3, 2)), np.zeros(3), epochs=1)
+    with pytest.raises(TypeError, match=message):
+        net.evaluate(np.zeros((3, 2)), y)
+
+
+FIT_ARGUMENT_ERRORS = {
+    "fraction as text": (
+        {"validation_fraction": "0.2"},
+        TypeError,
+        r"validation_fraction must be a number, got '0.2'",
+    ),
+    "fraction None": (
+        {"validation_fraction": None},
+        TypeError,
+        r"validation_fraction must be a number, got None",
+    ),
+    "fraction bool": (
+        {"validation_fraction": True},
+        TypeError,
+        r"validation_fraction must be a number, got True",
+    ),
+    "negative seed": (
+        {"seed": -1},
+        ValueError,
+        r"seed must be >= 0, seeds must be non-negative ints or None; got -1",
+    ),
+    "fractional seed": ({"seed": 1.5}, TypeError, r"seed must be an int"),
+    "triple": (
+        {"validation_data": (np.zeros((2, 2)), [0, 1], [0, 1])},
+        ValueError,
+        r"validation_data must be a pair \(X_val, y_val\), got 3 items",
+    ),
+    "array": (
+        {"validation_data": np.zeros((2, 2))},
+        TypeError,
+        r"validation_data must be a pair \(X_val, y_val\), got ndarray",
+    ),
+    "callback entry": (
+        {"callbacks": [1]},
+        TypeError,
+        r"callbacks\[0\] must be a Callback or a function f\(epoch, logs\), "
+        r"got 1",
+    ),
+    "callbacks not a list": (
+        {"callbacks": print},
+        TypeError,
+        r"callbacks must be a list of Callback objects .*wrap a single one",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FIT_ARGUMENT_ERRORS))
+def test_fit_arguments_are_checked_before_any_work(case):
+    kwargs, error, message = FIT_ARGUMENT_ERRORS[case]
+    net = Network([Dense(1)])
+    with pytest.raises(error, match=message):
+        net.fit(np.zeros((4, 2)), np.zeros(4), epochs=1, **kwargs)
+    assert not net.is_built
+
+
+def test_layers_must_be_a_list_of_dense_layers():
+    with pytest.raises(TypeError, match="layers must be a non-empty list of "
+                                        "Dense layers, got None"):
+        Network(None)
+    with pytest.raises(TypeError, match="list of Dense layers, got 'abc'"):
+        Network("abc")
+
+
+def test_nan_hint_fits_the_call():
+    case = load_case("C17")
+    net = Network([Dense(1)], loss="mse")
+    with pytest.raises(DataError, match="values before training$"):
+        net.fit(case.X_NAN, case.Y_CLEAN, epochs=1)
+    net.fit(case.X_CLEAN, case.Y_CLEAN, epochs=1)
+    with pytest.raises(DataError, match="values before predicting$"):
+        net.predict(case.X_PREDICT_NAN)
+    with pytest.raises(DataError, match="y contains nan.* before evaluating$"):
+        net.evaluate(case.X_CLEAN, case.Y_NAN)
+    with pytest.raises(DataError, match="y_val contains nan at row 3"):
+        net.fit(case.X_CLEAN, case.Y_CLEAN, epochs=1,
+                validation_data=(case.X_CLEAN, case.Y_NAN))
+
+    classifier = _classifier(2)
+    classifier.fit(case.X_CLEAN, case.Y_CLASS, epochs=1)
+    with pytest.raises(DataError, match="y contains nan.* before evaluating$"):
+        classifier.evaluate(case.X_CLEAN, case.Y_NAN)
+
+
 def test_batch_size_larger_than_data():
     X = np.zeros((5, 2))
     with pytest.raises(ValueError, match="batch_size=6 is larger than the 5"):

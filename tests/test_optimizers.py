@@ -146,6 +146,34 @@ def test_other_hyperparameter_errors():
         Adam(eps=0.0)
 
 
+@pytest.mark.parametrize(
+    "make, kwargs, message",
+    [
+        (SGD, {"lr": "0.1"}, r"lr must be a number, got '0.1'"),
+        (SGD, {"lr": True}, r"lr must be a number, got True"),
+        (Adam, {"lr": None}, r"lr must be a number, got None"),
+        (SGD, {"momentum": "0.5"}, r"momentum must be a number, got '0.5'"),
+        (SGD, {"momentum": True}, r"momentum must be a number, got True"),
+        (SGD, {"momentum": 0.5, "nesterov": "no"}, r"nesterov must be True"),
+        (Adam, {"beta1": True}, r"beta1 must be a number, got True"),
+        (Adam, {"beta2": "0.9"}, r"beta2 must be a number, got '0.9'"),
+        (Adam, {"eps": False}, r"eps must be a number, got False"),
+    ],
+)
+def test_hyperparameters_must_be_numbers_not_bools_or_text(
+    make, kwargs, message
+):
+    with pytest.raises(TypeError, match=message):
+        make(**kwargs)
+
+
+def test_infinite_eps_and_lr_through_the_network_are_refused():
+    with pytest.raises(ValueError, match="eps must be finite, got inf"):
+        Adam(eps=float("inf"))
+    with pytest.raises(TypeError, match="lr must be a number, got '0.1'"):
+        Network([Dense(1)], optimizer="adam", lr="0.1")
+
+
 def test_get_optimizer():
     assert isinstance(get_optimizer("adam"), Adam)
     assert get_optimizer("sgd", lr=0.5).lr == 0.5

@@ -15,6 +15,7 @@ import numpy as np
 from .csvfile import CsvData, read_csv, read_features, read_header
 from .errors import DataError
 from .preprocessing import LabelEncoder, StandardScaler, train_test_split
+from .validation import check_seed
 
 __all__ = [
     "DATASET_NAMES",
@@ -179,7 +180,7 @@ def make_xor(
     """
     n_samples = _check_count(n_samples, "n_samples", 2)
     noise = _check_noise(noise)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
 
     corners = {0: [(1.0, 1.0), (-1.0, -1.0)], 1: [(1.0, -1.0), (-1.0, 1.0)]}
     points = []
@@ -224,7 +225,7 @@ def make_circles(
     factor = float(factor)
     if not 0.0 < factor < 1.0:
         raise DataError(f"factor must be in (0, 1), got {factor}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
 
     points = []
     labels = []
@@ -265,7 +266,7 @@ def make_moons(
     """
     n_samples = _check_count(n_samples, "n_samples", 2)
     noise = _check_noise(noise)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     n_upper, n_lower = _class_sizes(n_samples, 2)
 
     t = np.linspace(0.0, np.pi, n_upper)
@@ -312,7 +313,7 @@ def make_spirals(
     n_classes = _check_count(n_classes, "n_classes", 2)
     n_samples = _check_count(n_samples, "n_samples", n_classes)
     noise = _check_noise(noise)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
 
     points = []
     labels = []

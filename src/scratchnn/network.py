@@ -18,10 +18,13 @@ from .losses import CLASSIFICATION_LOSSES, FUSED_LOSSES, get_loss
 from .optimizers import Optimizer, get_optimizer
 from .validation import (
     as_dtype,
+    check_class_labels,
     check_features,
     check_lengths,
     check_positive_int,
+    check_number,
     check_regression_targets,
+    check_seed,
     show_label,
     summarise_problems,
 )
@@ -75,11 +78,15 @@ class Network:
         dtype: str = "float32",
         standardize: bool = False,
     ):
-        layers = list(layers)
+        given = layers
+        try:
+            layers = list(layers)
+        except TypeError:
+            layers = None
         if not layers or not all(isinstance(layer, Dense) for layer in layers):
             raise TypeError(
-                "layers must be a non-empty list of Dense layers, got "
-                f"{layers!r}"
+                f"layers must be a non-empty list of Dense layers, got "
+                f"{given!r:.80}"
             )
         self.layers = layers
         self.loss = get_loss(loss)
@@ -144,7 +151,7 @@ class Network:
 
     def build(self, n_features: int, seed: int | None = None) -> "Network":
         """Draw fresh weights for inputs of `n_features` columns."""
-        self._build(n_features, np.random.default_rng(seed))
+        self._build(n_features, np.random.default_rng(check_seed(seed)))
         return self
 
     def _build(self, n_features: int, rng: np.random.Generator) -> None:
@@ -261,7 +268,7 @@ class Network:
             batch) and "auto" means 32, or all rows when there are fewer.
         shuffle : bool, default=True
             Draw a new order of the samples each epoch.
-        seed : int or None, default=None
+        seed : int >= 0 or None, default=None
             Seeds the one generator behind the initial weights, the
             validation split and the shuffling: the same seed gives the same
             result. None draws fresh entropy.
@@ -289,6 +296,9 @@ class Network:
 
         Raises
         ------
+        TypeError, ValueError
+            When an argument has the wrong type or value; checked before
+            any work.
         DataError
             Before training, when the data hold NaN or inf, or values too
             large for the network's dtype (beyond ±3.4e38 for float32).
@@ -296,21 +306,19 @@ class Network:
             When the loss becomes NaN or inf; the network keeps the
             parameters of the last finished epoch.
         """
+        # The arguments first, so a mistake costs no work.
         epochs = check_positive_int(epochs, "epochs")
-        if not 0.0 <= validation_fraction < 1.0:
+        fraction = check_number(validation_fraction, "validation_fraction")
+        if not 0.0 <= fraction < 1.0:
             raise ValueError(
-                "validation_fraction must be in [0, 1), got "
-                f"{validation_fraction}"
+                f"validation_fraction must be in [0, 1), got {fraction}"
             )
-        if validation_data is not None and validation_fraction > 0:
-            raise ValueError(
-                f"give validation_data or validation_fraction, not both "
-                f"(got validation_fraction={validation_fraction}); set "
-                f"validation_fraction=0 to score on validation_data"
-            )
+        validation_data = _check_validation_data(validation_data, fraction)
+        callbacks = training.check_callbacks(callbacks)
+        rng = np.random.default_rng(check_seed(seed))
+
         X = check_features(X, "X")
-        check_lengths(X, np.asarray(y))
-        rng = np.random.default_rng(seed)
+        check_lengths(X, y)
         continuing = warm_start and self.is_built
         if continuing:
             check_features(X, "X", n_features=self.n_features_in_)
@@ -325,12 +333,11 @@ class Network:
         if validation_data is not None:
             X_val, y_val = validation_data
             X_val = check_features(X_val, "X_val", n_features=X.shape[1])
-            check_lengths(X_val, np.asarray(y_val))
-            val = (X_val, self._encode_targets(y_val, fit=False)[0])
-        elif validation_fraction > 0:
-            n_val = self._validation_size(
-                X.shape[0], labels, validation_fraction
-            )
+            check_lengths(X_val, y_val, "X_val", "y_val")
+            val_targets, _ = self._encode_targets(y_val, False, "y_val")
+            val = (X_val, val_targets)
+        elif fraction > 0:
+            n_val = self._validation_size(X.shape[0], labels, fraction)
         batch_size = _batch_size(batch_size, X.shape[0] - n_val)
 
         if not continuing:
@@ -371,17 +378,24 @@ class Network:
             self.history = history
         return history
 
-    def _encode_targets(self, y, fit: bool) -> tuple:
+    def _encode_targets(
+        self, y, fit: bool, name: str = "y", purpose: str = "training"
+    ) -> tuple:
         """Targets as the network sees them, and integer labels if any."""
         if not self.is_classifier:
-            return check_regression_targets(y, self.n_outputs), None
+            targets = check_regression_targets(
+                y, self.n_outputs, name, purpose
+            )
+            return targets, None
 
         if fit:
             self.encoder = LabelEncoder()
             codes = self.encoder.fit_transform(y)
             self._check_classes()
         else:
-            codes = self.encoder.transform(y)
+            # Read here, so a bad label is named as the caller knows it.
+            labels = check_class_labels(y, name, purpose)
+            codes = self.encoder.transform(labels)
         # Made in the network's dtype, so they need no cast or check later.
         if self.loss.name == "binary_crossentropy":
             targets = codes.reshape(-1, 1).astype(self.dtype)
@@ -495,10 +509,14 @@ class Network:
                 "saved model first"
             )
 
-    def _prepare(self, X) -> np.ndarray:
+    def _prepare(self, X, purpose: str) -> np.ndarray:
         self._check_fitted()
         X = check_features(
-            X, "X", n_features=self.n_features_in_, allow_empty=True
+            X,
+            "X",
+            n_features=self.n_features_in_,
+            allow_empty=True,
+            purpose=purpose,
         )
         return self._scale(X, "X")
 
@@ -514,7 +532,7 @@ class Network:
         ndarray of shape (n_samples,) for a classifier, holding labels of
         the kind given to `fit`; (n_samples, n_outputs) for regression.
         """
-        output = self.feedforward(self._prepare(X))
+        output = self.feedforward(self._prepare(X, "predicting"))
         if not self.is_classifier:
             return output
         return self.encoder.inverse_transform(self._classes_from_output(output))
@@ -526,7 +544,7 @@ class Network:
                 "predict_proba needs a classifier (a cross-entropy loss); "
                 "use predict for regression"
             )
-        output = self.feedforward(self._prepare(X))
+        output = self.feedforward(self._prepare(X, "predicting"))
         if self.loss.name == "binary_crossentropy":
             return np.hstack([1.0 - output, output])
         return output
@@ -540,11 +558,11 @@ class Network:
             "loss" and "accuracy" for a classifier; "loss", "rmse" and "r2"
             for regression (R² averaged over the outputs).
         """
-        x = self._prepare(X)
-        check_lengths(x, np.asarray(y))
+        x = self._prepare(X, "evaluating")
+        check_lengths(x, y)
         if x.shape[0] == 0:
             raise DataError("X has 0 samples; need at least 1 to evaluate")
-        targets, _ = self._encode_targets(y, fit=False)
+        targets, _ = self._encode_targets(y, False, purpose="evaluating")
         return self.evaluate_prepared(x, as_dtype(targets, self.dtype, "y"))
 
     def evaluate_prepared(
@@ -617,6 +635,29 @@ class Network:
             f"Network([{layers}], loss={self.loss.name!r}, "
             f"optimizer={self.optimizer.name!r})"
         )
+
+
+def _check_validation_data(validation_data, fraction: float):
+    """(X_val, y_val) or None; refuses other shapes and a second split."""
+    if validation_data is None:
+        return None
+    if not isinstance(validation_data, (tuple, list)):
+        raise TypeError(
+            f"validation_data must be a pair (X_val, y_val), got "
+            f"{type(validation_data).__name__}"
+        )
+    if len(validation_data) != 2:
+        raise ValueError(
+            f"validation_data must be a pair (X_val, y_val), got "
+            f"{len(validation_data)} items"
+        )
+    if fraction > 0:
+        raise ValueError(
+            f"give validation_data or validation_fraction, not both "
+            f"(got validation_fraction={fraction}); set "
+            f"validation_fraction=0 to score on validation_data"
+        )
+    return validation_data
 
 
 def _batch_size(batch_size, n_train: int) -> int:

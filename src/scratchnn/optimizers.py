@@ -8,13 +8,26 @@ References: Sutskever et al. (2013), "On the importance of initialization and
 momentum in deep learning"; Kingma & Ba (2015), "Adam: A Method for
 Stochastic Optimization", https://arxiv.org/abs/1412.6980.
 """
+import math
+
 import numpy as np
 
+from .validation import check_number
 
-def _check_lr(lr: float) -> float:
-    if not np.isfinite(lr) or lr <= 0:
+
+def _check_lr(lr) -> float:
+    lr = check_number(lr, "lr")
+    if not math.isfinite(lr) or lr <= 0:
         raise ValueError(f"lr must be a finite number > 0, got {lr}")
-    return float(lr)
+    return lr
+
+
+def _decay(value, name: str) -> float:
+    """A number in [0, 1), as momentum and the betas must be."""
+    value = check_number(value, name)
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {value}")
+    return value
 
 
 class Optimizer:
@@ -66,11 +79,13 @@ class SGD(Optimizer):
         self, lr: float = 0.01, momentum: float = 0.0, nesterov: bool = False
     ):
         super().__init__(lr)
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
-        if nesterov and momentum == 0.0:
+        self.momentum = _decay(momentum, "momentum")
+        if not isinstance(nesterov, (bool, np.bool_)):
+            raise TypeError(
+                f"nesterov must be True or False, got {nesterov!r:.40}"
+            )
+        if nesterov and self.momentum == 0.0:
             raise ValueError("nesterov=True needs momentum > 0, got 0")
-        self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
         self.velocity: list[np.ndarray] = []
 
@@ -136,13 +151,15 @@ class Adam(Optimizer):
         eps: float = 1e-8,
     ):
         super().__init__(lr)
-        for label, beta in (("beta1", beta1), ("beta2", beta2)):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"{label} must be in [0, 1), got {beta}")
+        self.beta1 = _decay(beta1, "beta1")
+        self.beta2 = _decay(beta2, "beta2")
+        eps = check_number(eps, "eps")
         if not eps > 0:
             raise ValueError(f"eps must be > 0, got {eps}")
-        self.beta1, self.beta2 = float(beta1), float(beta2)
-        self.eps = float(eps)
+        # An infinite eps would make every step 0 without a word.
+        if not math.isfinite(eps):
+            raise ValueError(f"eps must be finite, got {eps}; 1e-8 is usual")
+        self.eps = eps
         self.m: list[np.ndarray] = []
         self.v: list[np.ndarray] = []
 

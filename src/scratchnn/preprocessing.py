@@ -7,7 +7,12 @@ import math
 import numpy as np
 
 from .errors import DataError, NotFittedError
-from .validation import check_class_labels, show_label, summarise_problems
+from .validation import (
+    check_class_labels,
+    check_seed,
+    show_label,
+    summarise_problems,
+)
 
 
 def _test_count(test_size, n_samples: int) -> int:
@@ -102,7 +107,7 @@ def train_test_split(
             f"test_size={test_size} leaves no training rows out of "
             f"{n_samples}; use a smaller test_size"
         )
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
 
     if not stratify:
         order = rng.permutation(n_samples)

@@ -147,11 +147,32 @@ class EarlyStopping(Callback):
                 np.copyto(p, best)
 
 
-def _as_callbacks(callbacks) -> list[Callback]:
-    return [
-        c if isinstance(c, Callback) else _FunctionCallback(c)
-        for c in (callbacks or [])
-    ]
+def check_callbacks(callbacks) -> list[Callback]:
+    """Callbacks as Callback objects, refusing anything else up front.
+
+    Each entry is a Callback or a function f(epoch, logs), which is
+    wrapped as an on_epoch_end hook; None means no callbacks.
+    """
+    if callbacks is None:
+        return []
+    expected = "Callback objects or functions f(epoch, logs)"
+    if not isinstance(callbacks, (list, tuple)):
+        raise TypeError(
+            f"callbacks must be a list of {expected}, got "
+            f"{callbacks!r:.60}; wrap a single one as [callback]"
+        )
+    checked = []
+    for i, callback in enumerate(callbacks):
+        if isinstance(callback, Callback):
+            checked.append(callback)
+        elif callable(callback):
+            checked.append(_FunctionCallback(callback))
+        else:
+            raise TypeError(
+                f"callbacks[{i}] must be a Callback or a function "
+                f"f(epoch, logs), got {callback!r:.60}"
+            )
+    return checked
 
 
 def run_training(
@@ -173,7 +194,7 @@ def run_training(
     dtype; `labels` holds the integer class of each row for classification
     (None for regression) so training accuracy costs no decoding.
     """
-    callbacks = _as_callbacks(callbacks)
+    callbacks = check_callbacks(callbacks)
     history = History()
     params = network.parameters()
 

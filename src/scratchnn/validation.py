@@ -17,11 +17,13 @@ def check_features(
     name: str = "X",
     n_features: int | None = None,
     allow_empty: bool = False,
+    purpose: str = "training",
 ) -> np.ndarray:
     """Return X as a finite 2-D float64 array, without touching the caller's.
 
     Integer, unsigned and boolean arrays are converted; object, string and
-    complex arrays are refused. Rows and columns in messages count from 0.
+    complex arrays are refused. Rows and columns in messages count from 0;
+    `purpose` ("training", "predicting"...) ends the NaN/inf hint.
     """
     X = np.asarray(X)
     if X.dtype.kind in "OUSVMm" or X.dtype.kind == "c":
@@ -57,12 +59,16 @@ def check_features(
         )
 
     X = X.astype(np.float64, copy=False)
-    check_finite(X, name)
+    check_finite(X, name, purpose)
     return X
 
 
-def check_finite(a: np.ndarray, name: str) -> None:
-    """Raise DataError naming the first NaN or inf in a numeric array."""
+def check_finite(a: np.ndarray, name: str, purpose: str = "training") -> None:
+    """Raise DataError naming the first NaN or inf in a numeric array.
+
+    `purpose` says what the values are for ("training", "predicting",
+    "evaluating"), so the hint fits the call that found them.
+    """
     bad = ~np.isfinite(a)
     if not bad.any():
         return
@@ -70,7 +76,7 @@ def check_finite(a: np.ndarray, name: str) -> None:
     raise DataError(
         f"{name} contains {a[position]} at {_where(position)} (counting "
         f"from 0); remove or fill in missing and infinite values before "
-        f"training"
+        f"{purpose}"
     )
 
 
@@ -108,11 +114,19 @@ def _where(position: tuple) -> str:
     return f"row {position[0]}"
 
 
-def check_lengths(X: np.ndarray, y: np.ndarray) -> None:
+def check_lengths(
+    X: np.ndarray, y, x_name: str = "X", y_name: str = "y"
+) -> None:
+    """Refuse targets that are not an array with one entry per row of X."""
+    if np.ndim(y) == 0:
+        raise TypeError(
+            f"{y_name} must be an array-like of targets, one per row of "
+            f"{x_name}, got {y!r:.40}"
+        )
     if len(y) != X.shape[0]:
         raise DataError(
-            f"X has {X.shape[0]} samples but y has {len(y)}; give one target "
-            f"per row of X"
+            f"{x_name} has {X.shape[0]} samples but {y_name} has {len(y)}; "
+            f"give one target per row of {x_name}"
         )
 
 
@@ -123,7 +137,9 @@ def show_label(label) -> str:
     return repr(label)
 
 
-def check_class_labels(y, name: str = "y") -> np.ndarray:
+def check_class_labels(
+    y, name: str = "y", purpose: str = "training"
+) -> np.ndarray:
     """Return class labels as a 1-D array of one plain kind, or raise.
 
     Numbers (int, float or bool) and strings are labels. An object array,
@@ -159,7 +175,7 @@ def check_class_labels(y, name: str = "y") -> np.ndarray:
             f"use numbers or str labels, e.g. {name}.astype(str)"
         )
     if y.dtype.kind == "f":
-        check_finite(y, name)
+        check_finite(y, name, purpose)
     return y
 
 
@@ -229,24 +245,47 @@ def _plain_labels(y: np.ndarray, name: str) -> np.ndarray:
     return y.astype(np.float64)
 
 
-def check_regression_targets(y, n_outputs: int) -> np.ndarray:
+def check_regression_targets(
+    y, n_outputs: int, name: str = "y", purpose: str = "training"
+) -> np.ndarray:
     """Return regression targets as a finite (n_samples, n_outputs) array."""
     y = np.asarray(y)
     if y.dtype.kind not in "biuf":
         raise TypeError(
-            f"y has dtype {y.dtype}, but regression targets must be numbers; "
-            f"for class labels use a cross-entropy loss"
+            f"{name} has dtype {y.dtype}, but regression targets must be "
+            f"numbers; for class labels use a cross-entropy loss"
         )
     if y.ndim == 1:
         y = y.reshape(-1, 1)
     if y.ndim != 2 or y.shape[1] != n_outputs:
         raise DataError(
-            f"y has shape {y.shape} but the network has {n_outputs} "
-            f"output(s); give y as (n_samples,) or (n_samples, {n_outputs})"
+            f"{name} has shape {y.shape} but the network has {n_outputs} "
+            f"output(s); give {name} as (n_samples,) or (n_samples, "
+            f"{n_outputs})"
         )
     y = y.astype(np.float64, copy=False)
-    check_finite(y, "y")
+    check_finite(y, name, purpose)
     return y
+
+
+def check_number(value, name: str) -> float:
+    """Return value as a float; refuse bools, strings and other non-numbers."""
+    numbers = (int, float, np.integer, np.floating)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers):
+        raise TypeError(f"{name} must be a number, got {value!r:.40}")
+    return float(value)
+
+
+def check_seed(seed) -> int | None:
+    """Return seed if it is None or an int >= 0, as default_rng wants."""
+    rule = "seeds must be non-negative ints or None"
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, {rule}; got {seed!r:.40}")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, {rule}; got {seed}")
+    return int(seed)
 
 
 def check_positive_int(value, name: str) -> int:
