@@ -534,6 +534,21 @@ def test_c26_mini_batch_divergence_keeps_the_last_finished_epoch():
     _assert_params_equal(net.parameters(), kept)
 
 
+def test_divergence_in_the_first_epoch_keeps_the_initial_parameters():
+    case = load_case("C26")
+    net = _c26_net(hidden=False, lr=1e100)
+    snapshots = _ParamsPerEpoch()
+    with pytest.raises(TrainingDivergedError) as error:
+        net.fit(case.X, case.Y, epochs=5, batch_size=5, seed=0,
+                callbacks=[snapshots])
+
+    message = str(error.value)
+    assert "diverged at epoch 1 " in message
+    assert "keeps its initial parameters" in message
+    assert "epoch 0" not in message
+    _assert_params_equal(net.parameters(), snapshots.initial)
+
+
 def test_c26_divergence_raises_without_runtime_warnings():
     case = load_case("C26")
     net = _c26_net(hidden=False)

@@ -293,10 +293,15 @@ def _restore(params: list, saved: list) -> None:
 
 def _diverged(network, epoch: int, loss: float) -> TrainingDivergedError:
     lr = network.optimizer.lr
+    # No epoch finished before the first, so nothing was kept from one.
+    if epoch == 1:
+        kept = "keeps its initial parameters"
+    else:
+        kept = f"keeps the parameters from the end of epoch {epoch - 1}"
     return TrainingDivergedError(
         f"training diverged at epoch {epoch} (loss = {loss}); the network "
-        f"keeps the parameters from the end of epoch {epoch - 1}. Try a "
-        f"smaller learning rate (lr is {lr:g}) or standardised inputs"
+        f"{kept}. Try a smaller learning rate (lr is {lr:g}) or "
+        f"standardised inputs"
     )
 
 
