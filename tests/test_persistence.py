@@ -499,6 +499,22 @@ BAD_HEADERS = {
         set_in(["history", "loss"], "low"),
         r"history\['loss'\] must be a list of numbers",
     ),
+    "NaN in history": (
+        set_in(["history", "loss"], [0.5, float("nan"), 0.2]),
+        r"history\['loss'\] holds NaN or inf",
+    ),
+    "lr as a bool": (
+        set_in(["config", "optimizer", "lr"], True),
+        r"config.optimizer.lr must be a number, got True",
+    ),
+    "infinite momentum": (
+        set_in(["config", "optimizer", "momentum"], float("inf")),
+        r"config.optimizer.momentum must be a finite number, got inf",
+    ),
+    "nesterov as a number": (
+        set_in(["config", "optimizer", "nesterov"], 1),
+        r"config.optimizer.nesterov must be true or false, got 1",
+    ),
 }
 
 
@@ -551,6 +567,10 @@ def test_header_not_an_object_is_refused(regressor_file):
         (
             lambda c: c.update(as_object=1),
             r"classes.as_object must be true or false",
+        ),
+        (
+            lambda c: c.update(dtype="float", values=[1.0, float("inf")]),
+            r"classes.values hold NaN or inf",
         ),
         (
             lambda c: c.update(dtype="float", values=[1.0, 2.0], as_object=True),
@@ -731,21 +751,87 @@ def test_zip_bomb_member_is_refused_without_inflating(
     assert peak < 4 * 2**20
 
 
-def test_size_claimed_in_zip_directory_is_held_to_the_data(regressor_file):
-    path, members = regressor_file
-    with open(path, "wb") as fh:
-        np.savez(fh, **members)  # stored, not deflated
+def claim_size(path: Path, member: str, size: int) -> None:
+    """Make the zip directory claim `size` bytes inflated for a member."""
     data = bytearray(path.read_bytes())
     # Central directory entries: the uncompressed size sits at offset 24,
     # the name length at 28 and the name at 46.
     start = data.find(b"PK\x01\x02")
-    while not data[start + 46:].startswith(b"layer0.W.npy"):
+    while not data[start + 46:].startswith(member.encode()):
         start = data.find(b"PK\x01\x02", start + 1)
-    data[start + 24:start + 28] = (2**31).to_bytes(4, "little")
+    data[start + 24:start + 28] = size.to_bytes(4, "little")
     path.write_bytes(bytes(data))
+
+
+def test_size_claimed_in_zip_directory_is_held_to_the_data(regressor_file):
+    path, members = regressor_file
+    with open(path, "wb") as fh:
+        np.savez(fh, **members)  # stored, not deflated
+    claim_size(path, "layer0.W.npy", 2**31)
 
     with pytest.raises(ModelFileError, match="which is impossible"):
         load_model(path)
+
+
+def test_total_declared_size_is_capped_before_any_array_is_read(
+    tmp_path, regressor_file
+):
+    # 1 MiB of incompressible bytes after layer0.W lets its member claim
+    # about 1.07 GB inflated, within deflate's ratio, so no single member
+    # looks impossible: only the total gives the file away. Zeros packed
+    # this densely would make a real load allocate that much.
+    _, members = regressor_file
+    path = tmp_path / "huge.model"
+    padding = np.random.default_rng(0).bytes(2**20)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, value in members.items():
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, value)
+            extra = padding if name == "layer0.W" else b""
+            archive.writestr(f"{name}.npy", buffer.getvalue() + extra)
+    claim_size(path, "layer0.W.npy", 2**30 + 2**20)
+    with zipfile.ZipFile(path) as archive:
+        total = sum(info.file_size for info in archive.infolist())
+    assert total > 2**30
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFileError) as info:
+            load_model(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 2**20
+    assert str(info.value) == (
+        f"model file {str(path)!r} declares {total} bytes of weights and "
+        f"header once inflated, over the limit of 1073741824 bytes; if you "
+        f"trust the file, load it with max_bytes={total} (or max_bytes=None "
+        f"for no limit)"
+    )
+
+    # A higher limit passes this check; the member's own size check, which
+    # runs before inflating it, then finds the padding.
+    with pytest.raises(ModelFileError, match="would inflate to"):
+        Network.load(path, max_bytes=2**31)
+
+
+def test_max_bytes_applies_to_ordinary_files_too(regressor_file):
+    path, _ = regressor_file
+    with pytest.raises(ModelFileError, match="over the limit of 1000 bytes"):
+        load_model(path, max_bytes=1000)
+    assert load_model(path, max_bytes=None).is_built
+    with pytest.raises(ValueError, match="max_bytes must be >= 1, got 0"):
+        load_model(path, max_bytes=0)
+    with pytest.raises(TypeError, match="max_bytes must be an int"):
+        load_model(path, max_bytes="1GB")
+
+
+def test_history_with_nan_is_not_saved(tmp_path):
+    net, _ = small_regressor()
+    net.history.history["loss"][1] = float("inf")
+    with pytest.raises(ValueError, match="history holds NaN or inf in 'loss'"):
+        save_model(net, tmp_path / "reg.model")
+    assert not (tmp_path / "reg.model").exists()
 
 
 def test_hostile_values_are_cut_short_in_messages(regressor_file):

@@ -17,6 +17,7 @@ from .errors import (
     TrainingInterruptedWarning,
 )
 from .layers import Dense
+from .model_header import DEFAULT_MAX_BYTES
 from .network import Network
 from .optimizers import SGD, Adam
 from .training import Callback, EarlyStopping, History
@@ -43,9 +44,9 @@ __all__ = [
 ]
 
 
-def load(path) -> Network:
-    """Read a model file written by `Network.save`."""
-    return Network.load(path)
+def load(path, max_bytes: int | None = DEFAULT_MAX_BYTES) -> Network:
+    """Read a model file written by `Network.save` (see `load_model`)."""
+    return Network.load(path, max_bytes=max_bytes)
 
 
 # The library logs but never decides where logs go: that is the caller's job.

@@ -19,6 +19,10 @@ from .optimizers import OPTIMIZERS
 # absurd amounts of memory; real models stay far below them.
 _MAX_WIDTH = 10**8
 MAX_LAYERS = 10_000
+# The most bytes a model file may declare, inflated, all members together,
+# unless the caller of load_model allows more: each member can expand about
+# 1000 times, so a few MB of zeros could otherwise ask for gigabytes.
+DEFAULT_MAX_BYTES = 2**30
 
 _HEADER_KEYS = {
     "format",
@@ -90,9 +94,10 @@ def _is_finite(value) -> bool:
         return False
 
 
-def _settings(cls) -> set:
-    """The keyword arguments a class's constructor takes."""
-    return set(inspect.signature(cls).parameters)
+def _defaults(cls) -> dict:
+    """Each constructor keyword argument with its default value."""
+    parameters = inspect.signature(cls).parameters.values()
+    return {p.name: p.default for p in parameters}
 
 
 def _check_keys(
@@ -217,7 +222,7 @@ def _check_activation(value, where: str, path: str) -> None:
     _check_name(name, ACTIVATIONS, "activation", where, path)
 
     # Settings left out take their defaults, as in get_activation.
-    accepted = _settings(ACTIVATIONS[name])
+    accepted = set(_defaults(ACTIVATIONS[name]))
     _check_keys(value, where, {"name"}, path, frozenset(accepted))
     for key in sorted(accepted & value.keys()):
         if not _is_finite(value[key]):
@@ -234,15 +239,23 @@ def _check_optimizer(config, path: str) -> None:
     name = config.get("name")
     _check_name(name, OPTIMIZERS, "optimizer", "config.optimizer", path)
 
-    accepted = _settings(OPTIMIZERS[name])
-    _check_keys(config, "config.optimizer", {"name"} | accepted, path)
-    for key in accepted:
+    defaults = _defaults(OPTIMIZERS[name])
+    _check_keys(config, "config.optimizer", {"name"} | defaults.keys(), path)
+    # A switch (nesterov) is a bool; every other setting is a number, and
+    # JSON true is not one.
+    for key in sorted(defaults):
         value = config[key]
-        if not (_is_number(value) or isinstance(value, bool)):
-            raise invalid(
-                path,
-                f"config.optimizer.{key} must be a number, got {show(value)}",
-            )
+        where = f"config.optimizer.{key}"
+        if isinstance(defaults[key], bool):
+            if not isinstance(value, bool):
+                detail = f"{where} must be true or false, got {show(value)}"
+                raise invalid(path, detail)
+        elif not _is_number(value):
+            detail = f"{where} must be a number, got {show(value)}"
+            raise invalid(path, detail)
+        elif not _is_finite(value):
+            detail = f"{where} must be a finite number, got {show(value)}"
+            raise invalid(path, detail)
 
 
 def class_labels(classes: dict) -> np.ndarray:
@@ -287,8 +300,9 @@ def _check_classes(classes, config: dict, path: str) -> None:
     except OverflowError:
         detail = "classes.values hold an integer beyond int64"
         raise invalid(path, detail) from None
-    if kind == "float" and np.isnan(labels).any():
-        raise invalid(path, "classes.values hold NaN")
+    # JSON can spell NaN and Infinity; neither is a class label fit makes.
+    if kind == "float" and not np.isfinite(labels).all():
+        raise invalid(path, "classes.values hold NaN or inf")
     # The encoder finds codes by binary search, so order matters.
     if not (labels[1:] > labels[:-1]).all():
         raise invalid(path, "classes.values must be distinct and sorted")
@@ -318,6 +332,9 @@ def _check_history(history, path: str) -> None:
         fits = _is_int if key == "epochs" else _is_number
         if not isinstance(values, list) or not all(fits(v) for v in values):
             detail = f"history[{show(key)}] must be a list of numbers"
+            raise invalid(path, detail)
+        if not all(_is_finite(v) for v in values):
+            detail = f"history[{show(key)}] holds NaN or inf"
             raise invalid(path, detail)
 
 

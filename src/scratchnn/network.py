@@ -15,6 +15,7 @@ from .data import LabelEncoder, StandardScaler, train_test_split
 from .errors import DataError, NotFittedError
 from .layers import Dense
 from .losses import CLASSIFICATION_LOSSES, FUSED_LOSSES, get_loss
+from .model_header import DEFAULT_MAX_BYTES
 from .optimizers import Optimizer, get_optimizer
 from .validation import (
     as_dtype,
@@ -601,11 +602,16 @@ class Network:
         save_model(self, path, extra=extra)
 
     @classmethod
-    def load(cls, path) -> "Network":
-        """Read a model written by `save`; never runs code from the file."""
+    def load(
+        cls, path, max_bytes: int | None = DEFAULT_MAX_BYTES
+    ) -> "Network":
+        """Read a model written by `save`; never runs code from the file.
+
+        `max_bytes` caps the data the file may declare (see `load_model`).
+        """
         from .persistence import load_model
 
-        return load_model(path)
+        return load_model(path, max_bytes=max_bytes)
 
     def config(self) -> dict:
         """The architecture, loss, optimizer and options as JSON-ready values."""

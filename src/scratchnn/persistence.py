@@ -22,6 +22,7 @@ from .data import LabelEncoder, StandardScaler
 from .errors import DataError, ModelFileError, NotFittedError
 from .layers import Dense
 from .model_header import (
+    DEFAULT_MAX_BYTES,
     MAX_LAYERS,
     check_header,
     class_labels,
@@ -33,6 +34,7 @@ from .model_header import (
 from .network import Network
 from .optimizers import OPTIMIZERS
 from .training import History
+from .validation import check_positive_int
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +96,8 @@ def save_model(network: Network, path, extra: dict | None = None) -> None:
     TypeError
         If `extra` is not a dict of JSON-ready values.
     ValueError
-        If a weight or an activation setting is NaN or inf.
+        If a weight, an activation setting or the training history holds
+        NaN or inf.
     ModelFileError
         If the file cannot be written (missing folder, no permission, disk
         full); an existing file at `path` is then left as it was.
@@ -167,6 +170,13 @@ def _pack(network: Network, extra) -> dict[str, np.ndarray]:
             )
 
     history = network.history
+    # The loader refuses NaN and inf in a history, so never write one.
+    for key, values in ({} if history is None else history.history).items():
+        if not np.isfinite(values).all():
+            raise ValueError(
+                f"cannot save: the training history holds NaN or inf in "
+                f"{key!r}; set network.history = None to save without it"
+            )
     header = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -272,12 +282,16 @@ def _write_error(path: str, err: OSError) -> ModelFileError:
 # Loading
 # ---------------------------------------------------------------------------
 
-def load_model(path) -> Network:
+def load_model(path, max_bytes: int | None = DEFAULT_MAX_BYTES) -> Network:
     """Read a model file written by `save_model` and rebuild the network.
 
     Parameters
     ----------
     path : str or os.PathLike
+    max_bytes : int or None, default=2**30 (1 GiB)
+        The most bytes the file's members may declare, once inflated, all
+        together; checked from the zip directory before anything is read.
+        None sets no limit; raise it only for files you trust.
 
     Returns
     -------
@@ -290,8 +304,9 @@ def load_model(path) -> Network:
     ------
     ModelFileError
         If the file is missing, empty, not a scratchnn model, damaged, of an
-        unknown format version, or holds anything scratchnn never writes.
-        The message names the file and what is wrong with it.
+        unknown format version, declares more than `max_bytes` of data, or
+        holds anything scratchnn never writes. The message names the file
+        and what is wrong with it.
 
     Notes
     -----
@@ -304,6 +319,8 @@ def load_model(path) -> Network:
     starts that state afresh.
     """
     path = os.fspath(path)
+    if max_bytes is not None:
+        max_bytes = check_positive_int(max_bytes, "max_bytes")
     _check_path(path)
     try:
         fh = open(path, "rb")
@@ -323,7 +340,7 @@ def load_model(path) -> Network:
         with _reading(path):
             npz = np.load(fh, allow_pickle=False)
         with npz:
-            survey = _survey(npz.zip, file_length, path)
+            survey = _survey(npz.zip, file_length, max_bytes, path)
             header = _read_header(npz, survey, path)
             check_header(header, path)
             expected = expected_arrays(header, path)
@@ -418,8 +435,15 @@ def _reading(path: str, member: str | None = None):
         raise _foreign_or_damaged(path, reason) from None
 
 
-def _survey(archive: zipfile.ZipFile, file_length: int, path: str) -> dict:
-    """Each member's zip entry and .npy shape and dtype, reading no data."""
+def _survey(
+    archive: zipfile.ZipFile, file_length: int, max_bytes, path: str
+) -> dict:
+    """Each member's zip entry and .npy shape and dtype, reading no data.
+
+    The zip directory is checked first, on its own: every member's claimed
+    sizes, then their total against `max_bytes`. Only then is any member
+    opened, to read its .npy header.
+    """
     infos = archive.infolist()
     if len(infos) > _MAX_MEMBERS:
         raise _foreign(
@@ -436,35 +460,52 @@ def _survey(archive: zipfile.ZipFile, file_length: int, path: str) -> dict:
             path, "its zip directory claims more data than the file holds"
         )
 
+    for info in infos:
+        _check_claimed_size(info, path)
+    # Later checks hold each array to its member's claimed size, so this
+    # total bounds what loading allocates.
+    declared = sum(info.file_size for info in infos)
+    if max_bytes is not None and declared > max_bytes:
+        raise ModelFileError(
+            f"model file {path!r} declares {declared} bytes of weights and "
+            f"header once inflated, over the limit of {max_bytes} bytes; if "
+            f"you trust the file, load it with max_bytes={declared} (or "
+            f"max_bytes=None for no limit)"
+        )
+
     survey = {}
     for info in infos:
         name = info.filename
-        if info.flag_bits & 0x1:
-            raise _foreign(path, f"member {show(name)} is encrypted")
-        if info.compress_type == zipfile.ZIP_STORED:
-            limit = info.compress_size
-        elif info.compress_type == zipfile.ZIP_DEFLATED:
-            limit = _DEFLATE_RATIO * info.compress_size + _NPY_SLACK
-        else:
-            raise _foreign(
-                path,
-                f"member {show(name)} uses zip compression method "
-                f"{info.compress_type}; scratchnn writes only deflate",
-            )
-        if info.file_size > limit:
-            raise damaged(
-                path,
-                f"member {show(name)} claims {info.file_size} bytes "
-                f"uncompressed from {info.compress_size} compressed, which is "
-                f"impossible; its zip directory is damaged",
-            )
-
         with _reading(path, name), archive.open(info) as member:
             shape, dtype = _npy_header(member)
         if dtype.hasobject:
             raise _object_arrays(path)
         survey[name] = (info, shape, dtype)
     return survey
+
+
+def _check_claimed_size(info: zipfile.ZipInfo, path: str) -> None:
+    """Refuse an encrypted or foreign member, or one claiming the impossible."""
+    name = info.filename
+    if info.flag_bits & 0x1:
+        raise _foreign(path, f"member {show(name)} is encrypted")
+    if info.compress_type == zipfile.ZIP_STORED:
+        limit = info.compress_size
+    elif info.compress_type == zipfile.ZIP_DEFLATED:
+        limit = _DEFLATE_RATIO * info.compress_size + _NPY_SLACK
+    else:
+        raise _foreign(
+            path,
+            f"member {show(name)} uses zip compression method "
+            f"{info.compress_type}; scratchnn writes only deflate",
+        )
+    if info.file_size > limit:
+        raise damaged(
+            path,
+            f"member {show(name)} claims {info.file_size} bytes "
+            f"uncompressed from {info.compress_size} compressed, which is "
+            f"impossible; its zip directory is damaged",
+        )
 
 
 def _npy_header(member) -> tuple[tuple, np.dtype]:
