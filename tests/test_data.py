@@ -25,6 +25,8 @@ from scratchnn.data import (
     make_spirals,
     make_xor,
     read_csv,
+    read_features,
+    read_header,
     train_test_split,
 )
 from scratchnn.errors import DataError, NotFittedError
@@ -448,6 +450,33 @@ def test_read_csv_rejects_underscore_numbers(tmp_path):
 def test_read_csv_unclosed_quote_is_an_error(tmp_path):
     path = _write(tmp_path, 'f1,label\n1,a\n2,"b\n')
     with pytest.raises(DataError, match="line 3 is not valid CSV"):
+        read_csv(path)
+
+
+@pytest.mark.parametrize(
+    "read",
+    [read_csv, read_header, lambda path: read_features(path, ["a"])],
+    ids=["read_csv", "read_header", "read_features"],
+)
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("a,a,label\n1,2,x\n", r"header: column name 'a' appears twice"),
+        ("a,,label\n1,2,x\n", r"header: column 2 has no name"),
+    ],
+    ids=["duplicate", "empty"],
+)
+def test_every_reader_checks_the_column_names(tmp_path, read, text, message):
+    path = _write(tmp_path, text)
+    with pytest.raises(DataError, match=message):
+        read(path)
+
+
+def test_one_column_is_enough_for_features_but_not_for_training(tmp_path):
+    path = _write(tmp_path, "a\n1\n2\n")
+    assert read_header(path) == ["a"]
+    assert read_features(path, ["a"]).tolist() == [[1.0], [2.0]]
+    with pytest.raises(DataError, match="need at least one feature column"):
         read_csv(path)
 
 

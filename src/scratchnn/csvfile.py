@@ -79,7 +79,8 @@ def _read_rows(path: str) -> list[tuple[int, list[str]]]:
     return rows
 
 
-def _check_header(path: str, header: list[str]) -> None:
+def _check_columns(path: str, header: list[str]) -> None:
+    """A training file needs a feature column and a target column."""
     if len(header) < 2:
         hint = ""
         if ";" in header[0] or "\t" in header[0]:
@@ -88,6 +89,10 @@ def _check_header(path: str, header: list[str]) -> None:
             f"{path} has one column {header[0]!r}{hint}; need at least one "
             f"feature column and a target column"
         )
+
+
+def _check_names(path: str, header: list[str]) -> None:
+    """Every column has a name, and no name appears twice."""
     for number, name in enumerate(header, start=1):
         if not name:
             raise DataError(
@@ -141,7 +146,7 @@ def read_csv(path: str | os.PathLike, target: str | None = None) -> CsvData:
     """
     path = os.fspath(path)
     header, body = _read_table(path)
-    _check_header(path, header)
+    _check_columns(path, header)
 
     if target is None:
         target_col = len(header) - 1
@@ -170,7 +175,12 @@ def read_csv(path: str | os.PathLike, target: str | None = None) -> CsvData:
 
 
 def read_header(path: str | os.PathLike) -> list[str]:
-    """The column names in the first row of a CSV file."""
+    """The column names in the first row of a CSV file.
+
+    The file is read and checked as in `read_csv`, except that one column
+    is enough: names must be non-empty and unique, and every row must have
+    one cell per name.
+    """
     header, _ = _read_table(os.fspath(path))
     return header
 
@@ -178,9 +188,9 @@ def read_header(path: str | os.PathLike) -> list[str]:
 def read_features(path: str | os.PathLike, columns: list[str]) -> np.ndarray:
     """Read the named numeric columns of a CSV file, in the order given.
 
-    Other columns (a target, an id) are ignored. Cells are checked as in
-    `read_csv`: a missing or non-numeric value is an error naming the
-    line, the column and the value.
+    Other columns (a target, an id) are ignored. The header is checked as
+    in `read_header`, and cells as in `read_csv`: a missing or non-numeric
+    value is an error naming the line, the column and the value.
 
     Returns
     -------
@@ -201,13 +211,18 @@ def read_features(path: str | os.PathLike, columns: list[str]) -> np.ndarray:
 
 
 def _read_table(path: str) -> tuple[list[str], list]:
-    """Header and (line, cells) rows, refusing empty and ragged files."""
+    """Header and (line, cells) rows, refusing empty and ragged files.
+
+    Every reader goes through here, so each applies the same checks on
+    column names.
+    """
     rows = _read_rows(path)
     if not rows:
         raise DataError(
             f"{path} is empty; expected a header row and data rows"
         )
     _, header = rows[0]
+    _check_names(path, header)
     body = rows[1:]
     if not body:
         raise DataError(f"{path} has a header but no data rows")
