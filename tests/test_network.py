@@ -251,6 +251,28 @@ def test_cross_entropy_is_fused_with_the_output_activation():
     np.testing.assert_allclose(dW, [[-1.0, 1.0]], rtol=1e-15)
 
 
+def test_regression_network_lacks_classifier_attributes(rng):
+    X = rng.normal(size=(8, 2))
+    net = Network([Dense(1)], loss="mse")
+    # hasattr-based code must see a regressor, trained or not.
+    assert not hasattr(net, "predict_proba")
+    assert not hasattr(net, "classes_")
+    net.fit(X, X[:, 0], epochs=1)
+    assert not hasattr(net, "predict_proba")
+    assert not hasattr(net, "classes_")
+
+    why = (
+        r"this regression network \(loss 'mse'\) has no {}: only "
+        r"classifiers \(a cross-entropy loss\) have classes and class "
+        r"probabilities; use predict for its values"
+    )
+    with pytest.raises(AttributeError, match=why.format("predict_proba")):
+        net.predict_proba(X)
+    with pytest.raises(AttributeError, match=why.format("classes_")):
+        _ = net.classes_
+    assert hasattr(_classifier(2), "predict_proba")
+
+
 def test_evaluate_classifier_against_hand_computation(rng):
     X, codes = _blobs(rng, 20, CENTRES[:2])
     codes[:3] = 1 - codes[:3]  # a few wrong labels, so accuracy < 1

@@ -128,11 +128,25 @@ class Network:
 
     @property
     def classes_(self) -> np.ndarray:
-        """The class labels, in the order of `predict_proba`'s columns."""
+        """The class labels, in the order of `predict_proba`'s columns.
+
+        A regression network has no such attribute (AttributeError), so
+        ``hasattr(network, "classes_")`` tells the two apart.
+        """
+        self._classifier_only("classes_")
         self._check_fitted()
-        if self.encoder is None:
-            raise AttributeError("a regression network has no classes_")
         return self.encoder.classes_
+
+    def _classifier_only(self, attribute: str) -> None:
+        # AttributeError, not ValueError: code that asks hasattr() whether
+        # a model is a classifier expects it.
+        if not self.is_classifier:
+            raise AttributeError(
+                f"this regression network (loss {self.loss.name!r}) has no "
+                f"{attribute}: only classifiers (a cross-entropy loss) have "
+                f"classes and class probabilities; use predict for its "
+                f"values"
+            )
 
     @property
     def n_outputs(self) -> int:
@@ -538,13 +552,18 @@ class Network:
             return output
         return self.encoder.inverse_transform(self._classes_from_output(output))
 
-    def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, shape (n_samples, n_classes), in `classes_` order."""
-        if not self.is_classifier:
-            raise AttributeError(
-                "predict_proba needs a classifier (a cross-entropy loss); "
-                "use predict for regression"
-            )
+    @property
+    def predict_proba(self):
+        """predict_proba(X): class probabilities, in `classes_` order.
+
+        Returns an ndarray of shape (n_samples, n_classes). Only classifiers
+        have this method: on a regression network the attribute itself is
+        missing (AttributeError), so ``hasattr`` tells the two apart.
+        """
+        self._classifier_only("predict_proba")
+        return self._predict_proba
+
+    def _predict_proba(self, X) -> np.ndarray:
         output = self.feedforward(self._prepare(X, "predicting"))
         if self.loss.name == "binary_crossentropy":
             return np.hstack([1.0 - output, output])
