@@ -684,6 +684,30 @@ def test_standardising_huge_features_trains_a_float32_network(rng):
     assert np.mean(net.predict(X * 1e200) == codes) == 1.0
 
 
+def test_a_fit_refused_by_its_checks_leaves_a_trained_network_alone(rng):
+    # Not a warm start: a fresh fit whose data are refused used to drop
+    # the fitted scaling and labels first, so predict then ran on the old
+    # weights without them.
+    X, codes = _blobs(rng, 10, CENTRES[:2])
+    X = X * 100.0 + 500.0
+    y = np.array(["neg", "pos"])[codes]
+    net = _classifier(2, standardize=True)
+    net.fit(X, y, epochs=5, batch_size=8, seed=0)
+    proba = net.predict_proba(X)
+    scaler, encoder = net.scaler, net.encoder
+
+    mixed = np.array([1, "a"] * 10, dtype=object)
+    with pytest.raises(DataError, match="mixes label types"):
+        net.fit(X, mixed, epochs=1)
+    with pytest.raises(DataError, match="gives 0 validation samples"):
+        net.fit(X, y, epochs=1, validation_fraction=0.01)
+    with pytest.raises(ValueError, match="batch_size=21 is larger"):
+        net.fit(X, y, epochs=1, batch_size=21)
+
+    assert net.scaler is scaler and net.encoder is encoder
+    np.testing.assert_array_equal(net.predict_proba(X), proba)
+
+
 def test_c18_constant_feature_with_standardisation():
     case = load_case("C18")
     net = _classifier(2, dtype="float64", standardize=True)

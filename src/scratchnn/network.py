@@ -337,25 +337,33 @@ class Network:
         continuing = warm_start and self.is_built
         if continuing:
             check_features(X, "X", n_features=self.n_features_in_)
+            encoder = self.encoder
         else:
-            self.scaler = self.encoder = None
+            encoder = LabelEncoder() if self.is_classifier else None
 
         # Everything that can be checked without the generator is checked
         # before the weights are drawn: targets, validation data, sizes.
-        targets, labels = self._encode_targets(y, fit=not continuing)
+        # The new encoder waits until then, so a fit that fails here leaves
+        # a trained network as it was.
+        targets, labels = self._encode_targets(y, encoder, fit=not continuing)
         val = None
         n_val = 0
         if validation_data is not None:
             X_val, y_val = validation_data
             X_val = check_features(X_val, "X_val", n_features=X.shape[1])
             check_lengths(X_val, y_val, "X_val", "y_val")
-            val_targets, _ = self._encode_targets(y_val, False, "y_val")
+            val_targets, _ = self._encode_targets(
+                y_val, encoder, fit=False, name="y_val"
+            )
             val = (X_val, val_targets)
         elif fraction > 0:
-            n_val = self._validation_size(X.shape[0], labels, fraction)
+            n_val = self._validation_size(
+                X.shape[0], labels, encoder, fraction
+            )
         batch_size = _batch_size(batch_size, X.shape[0] - n_val)
 
         if not continuing:
+            self.encoder, self.scaler = encoder, None
             self._build(X.shape[1], rng)
 
         # Hold out validation data, then fit the scaling on the rest only.
@@ -394,9 +402,18 @@ class Network:
         return history
 
     def _encode_targets(
-        self, y, fit: bool, name: str = "y", purpose: str = "training"
+        self,
+        y,
+        encoder: LabelEncoder | None,
+        fit: bool,
+        name: str = "y",
+        purpose: str = "training",
     ) -> tuple:
-        """Targets as the network sees them, and integer labels if any."""
+        """Targets as the network sees them, and integer labels if any.
+
+        For a classifier, `encoder` turns labels into codes; `fit` first
+        fits it to y.
+        """
         if not self.is_classifier:
             targets = check_regression_targets(
                 y, self.n_outputs, name, purpose
@@ -404,13 +421,12 @@ class Network:
             return targets, None
 
         if fit:
-            self.encoder = LabelEncoder()
-            codes = self.encoder.fit_transform(y)
-            self._check_classes()
+            codes = encoder.fit_transform(y)
+            self._check_classes(encoder.classes_)
         else:
             # Read here, so a bad label is named as the caller knows it.
             labels = check_class_labels(y, name, purpose)
-            codes = self.encoder.transform(labels)
+            codes = encoder.transform(labels)
         # Made in the network's dtype, so they need no cast or check later.
         if self.loss.name == "binary_crossentropy":
             targets = codes.reshape(-1, 1).astype(self.dtype)
@@ -419,8 +435,7 @@ class Network:
             targets = one_hot[codes]  # (n_samples, n_classes)
         return targets, codes
 
-    def _check_classes(self) -> None:
-        classes = self.encoder.classes_
+    def _check_classes(self, classes: np.ndarray) -> None:
         if len(classes) < 2:
             raise DataError(
                 f"y contains a single class ({classes[0]}); a classifier "
@@ -442,11 +457,13 @@ class Network:
                 f"layer"
             )
 
-    def _validation_size(self, n_samples: int, labels, fraction) -> int:
+    def _validation_size(
+        self, n_samples: int, labels, encoder, fraction: float
+    ) -> int:
         """Rows validation_fraction holds out, or DataError if unusable.
 
-        `labels` are the class codes of a classifier (None for
-        regression); the split must keep each class in both parts.
+        `labels` are the class codes of a classifier, from `encoder` (both
+        None for regression); the split must keep each class in both parts.
         """
         # 0.29 * 100 is 28.999999999999996 in floating point: round first.
         n_val = math.floor(round(fraction * n_samples, 9))
@@ -466,7 +483,7 @@ class Network:
             return n_val
 
         # Stratified: each class present needs a sample on both sides.
-        classes = self.encoder.classes_
+        classes = encoder.classes_
         counts = np.bincount(labels, minlength=len(classes))
         rare = [
             f"class {show_label(label)} has only 1 sample"
@@ -582,7 +599,9 @@ class Network:
         check_lengths(x, y)
         if x.shape[0] == 0:
             raise DataError("X has 0 samples; need at least 1 to evaluate")
-        targets, _ = self._encode_targets(y, False, purpose="evaluating")
+        targets, _ = self._encode_targets(
+            y, self.encoder, fit=False, purpose="evaluating"
+        )
         return self.evaluate_prepared(x, as_dtype(targets, self.dtype, "y"))
 
     def evaluate_prepared(

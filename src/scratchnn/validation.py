@@ -273,7 +273,11 @@ def check_number(value, name: str) -> float:
     numbers = (int, float, np.integer, np.floating)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers):
         raise TypeError(f"{name} must be a number, got {value!r:.40}")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        detail = "an int too large for a float (beyond about 1.8e308)"
+        raise ValueError(f"{name} must be finite, got {detail}") from None
 
 
 def check_seed(seed) -> int | None:
