@@ -10,10 +10,10 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
-from scratchnn import Dense, ModelFileError, Network
+from scratchnn import Dense, ModelFileError, Network, TrainingDivergedError
 from scratchnn.activations import LeakyReLU
 
 HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "identity"]
@@ -70,8 +70,13 @@ def trained_networks(draw):
         dtype=draw(st.sampled_from(["float32", "float64"])),
         standardize=draw(st.booleans()),
     )
-    net.fit(X, y, epochs=2, batch_size=draw(st.integers(1, n_samples)),
-            seed=seed)
+    try:
+        net.fit(X, y, epochs=2, batch_size=draw(st.integers(1, n_samples)),
+                seed=seed)
+    except TrainingDivergedError:
+        # Plain SGD on unscaled 1e3 features can diverge for real; that
+        # outcome has tests of its own, and leaves nothing to compare here.
+        reject()
     return net, X
 
 
