@@ -294,8 +294,8 @@ def test_c22_hostile_files_are_refused_without_running(tmp_path):
         (["train", "--data", "missing.csv"], "does not exist"),
         (["train", "--out", "no/such/folder/m.npz"], "does not exist"),
         (["train", "--out", ""], "--out is empty"),
-        (["train", "--out", "m.npz", "--plot", "m.npz"], "both be written"),
-        (["train", "--out", "m.png"], "both be written"),
+        (["train", "--out", "m.npz", "--plot", "m.npz"], "would both write"),
+        (["train", "--out", "m.png"], "would both write"),
         (["train", "--data", "digits", "--loss", "binary_crossentropy"],
          "needs exactly 2 classes, but the target has 10"),
         (["predict", "missing.npz", "x.csv"], "missing.npz"),
@@ -496,3 +496,47 @@ def test_predict_prints_integer_labels_as_integers(blobs_csv, tmp_path,
     assert status == 0, err
     assert set(out.split()) <= {"0", "1", "2"}
     assert len(out.split()) == 60
+
+
+# ----------------------------------------------------------------------
+# Checkpoints at the command line (process kills are in test_faults.py)
+# ----------------------------------------------------------------------
+def test_resume_takes_the_options_saved_in_the_checkpoint(tmp_path, capsys):
+    common = ["--data", "xor", "--epochs", "6", "--no-plot", "-q", "--lr",
+              "0.01", "--layers", "8"]
+    assert main(["train", *common, "--out", str(tmp_path / "ref.npz")]) == 0
+    assert main(["train", *common, "--epochs", "3", "--checkpoint",
+                 str(tmp_path / "run.ckpt"), "--out",
+                 str(tmp_path / "short.npz")]) == 0
+    capsys.readouterr()
+
+    # The checkpoint's run had 3 epochs; resuming it with more epochs is
+    # not possible from the command line, so it ends at 3 like the original.
+    status, _, err = run_cli(capsys, "train", "--resume",
+                             str(tmp_path / "run.ckpt"), "--out",
+                             str(tmp_path / "again.npz"), "--no-plot")
+    assert status == 0, err
+    assert "--data xor, 3 epochs" in err
+    short = Network.load(tmp_path / "short.npz")
+    again = Network.load(tmp_path / "again.npz")
+    for p, q in zip(short.parameters(), again.parameters()):
+        np.testing.assert_array_equal(p, q)
+    assert again.config()["layers"][0]["units"] == 8
+
+
+def test_resume_from_a_plain_model_is_refused(tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    assert main(["train", "--data", "xor", "--epochs", "1", "-q",
+                 "--no-plot", "--out", str(model)]) == 0
+    capsys.readouterr()
+    status, _, err = run_cli(capsys, "train", "--resume", str(model),
+                             "--out", str(tmp_path / "n.npz"))
+    assert status == 1
+    assert "is a model file, not a checkpoint" in err
+
+
+def test_checkpoint_and_out_must_differ(tmp_path, capsys):
+    status, _, err = run_cli(capsys, "train", "--out", str(tmp_path / "m"),
+                             "--checkpoint", str(tmp_path / "m"), "--no-plot")
+    assert status == 1
+    assert "--out and --checkpoint would both write" in err

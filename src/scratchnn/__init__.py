@@ -16,6 +16,7 @@ from .errors import (
     TrainingDivergedError,
     TrainingInterruptedWarning,
 )
+from .checkpoint import Checkpoint
 from .layers import Dense
 from .model_header import DEFAULT_MAX_BYTES
 from .network import Network
@@ -27,6 +28,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Adam",
     "Callback",
+    "Checkpoint",
     "ConvergenceWarning",
     "DataError",
     "Dense",

@@ -18,6 +18,7 @@ import numpy as np
 from . import __version__, cli_data, data
 from .activations import ACTIVATIONS
 from .atomic import atomic_write
+from .checkpoint import Checkpoint, load_checkpoint
 from .errors import ScratchnnError
 from .layers import Dense
 from .losses import CLASSIFICATION_LOSSES, LOSSES
@@ -247,6 +248,17 @@ def _add_train(commands) -> None:
                             "with .png in place of its extension")
     train.add_argument("--no-plot", action="store_true",
                        help="write no PNG")
+    train.add_argument("--checkpoint", default=None, metavar="PATH",
+                       help="save the run's full state here every "
+                            "--checkpoint-every epochs and when it stops, "
+                            "so --resume can finish it")
+    train.add_argument("--checkpoint-every", type=_bounded(int, 1),
+                       default=1, metavar="N",
+                       help="epochs between checkpoints")
+    train.add_argument("--resume", default=None, metavar="PATH",
+                       help="go on with the run saved in this checkpoint: "
+                            "its data and training options are used, and "
+                            "it ends as the uninterrupted run would have")
     train.set_defaults(run=cmd_train)
 
 
@@ -316,7 +328,18 @@ def _add_data_options(parser, default: str | None) -> None:
 # ----------------------------------------------------------------------
 # train
 # ----------------------------------------------------------------------
+# The options that decide what training does; a resumed run takes them from
+# its checkpoint, while output options come from the command line.
+TRAINING_OPTIONS = (
+    "data", "target", "layers", "activation", "loss", "optimizer", "lr",
+    "epochs", "batch_size", "test_size", "validation_fraction",
+    "standardize", "seed",
+)
+
+
 def cmd_train(args, console: Console) -> int:
+    if args.resume:
+        _use_checkpoint_options(args, console)
     plot_path = _output_paths(args)
     dataset = cli_data.load(args.data, args.target, args.seed)
     classify = _is_classification(args, dataset, console)
@@ -342,6 +365,12 @@ def cmd_train(args, console: Console) -> int:
         + f"), loss {loss}, {args.optimizer} lr {net.optimizer.lr:g}, "
         f"{args.epochs} epochs, seed {args.seed}"
     )
+    callbacks = [EpochProgress(args.epochs, console)]
+    if args.checkpoint:
+        notes = _model_notes(args, dataset, X_te, metrics={})
+        callbacks.append(
+            Checkpoint(args.checkpoint, args.checkpoint_every, extra=notes)
+        )
     with warnings.catch_warnings():
         # The CLI says itself what an interruption means for the files.
         warnings.filterwarnings("ignore", message="training interrupted")
@@ -352,7 +381,8 @@ def cmd_train(args, console: Console) -> int:
             batch_size=args.batch_size or "auto",
             seed=args.seed,
             validation_fraction=args.validation_fraction,
-            callbacks=[EpochProgress(args.epochs, console)],
+            callbacks=callbacks,
+            resume=args.resume,
         )
     if len(history) == 0:
         console.note("interrupted before the first epoch ended; nothing "
@@ -384,22 +414,44 @@ def cmd_train(args, console: Console) -> int:
     return 0
 
 
+def _use_checkpoint_options(args, console: Console) -> None:
+    """Take the training options of the run saved in --resume's checkpoint."""
+    stored = load_checkpoint(args.resume).metadata.get("arguments")
+    if not isinstance(stored, dict) or any(
+        key not in stored for key in TRAINING_OPTIONS
+    ):
+        raise UserError(
+            f"{args.resume!r} was not written by scratchnn train "
+            f"--checkpoint; resume it from Python with fit(resume=...)"
+        )
+    for key in TRAINING_OPTIONS:
+        setattr(args, key, stored[key])
+    if args.checkpoint is None:
+        args.checkpoint = args.resume
+        args.checkpoint_every = stored.get("checkpoint_every", 1)
+    console.note(f"resuming the run saved in {args.resume} with its "
+                 f"options: --data {args.data}, {args.epochs} epochs")
+
+
 def _output_paths(args) -> str | None:
     """Check where train will write before any work; return the plot path."""
     if not args.out:
         raise UserError("--out is empty; give a file name such as model.npz")
-    plot_path = None
+    outputs = {"--out": args.out}
     if not args.no_plot:
-        plot_path = args.plot or os.path.splitext(args.out)[0] + ".png"
-        if os.path.abspath(plot_path) == os.path.abspath(args.out):
+        outputs["--plot"] = args.plot or os.path.splitext(args.out)[0] + ".png"
+    if args.checkpoint:
+        outputs["--checkpoint"] = args.checkpoint
+    seen = {}
+    for flag, path in outputs.items():
+        other = seen.setdefault(os.path.abspath(path), flag)
+        if other != flag:
             raise UserError(
-                f"the plot and the model would both be written to "
-                f"{args.out!r}; give --out a .npz name or choose --plot"
+                f"{other} and {flag} would both write {path!r}; give each "
+                f"its own file name"
             )
-    _check_writable(args.out, "--out")
-    if plot_path:
-        _check_writable(plot_path, "--plot")
-    return plot_path
+        _check_writable(path, flag)
+    return outputs.get("--plot")
 
 
 def _is_classification(args, dataset, console: Console) -> bool:

@@ -155,7 +155,8 @@ def check_header(header: dict, path: str) -> None:
         If a key is missing or unknown, or a value has the wrong type, is
         out of range, or disagrees with another (e.g. the task and loss).
     """
-    _check_keys(header, "the header", _HEADER_KEYS, path, frozenset({"extra"}))
+    optional = frozenset({"extra", "training"})
+    _check_keys(header, "the header", _HEADER_KEYS, path, optional)
     if not isinstance(header["library_version"], str):
         raise invalid(path, "library_version must be a string")
 
@@ -210,6 +211,42 @@ def check_header(header: dict, path: str) -> None:
     _check_declared_arrays(header["arrays"], path)
     if not isinstance(header.get("extra", {}), dict):
         raise invalid(path, "extra must be an object")
+    if "training" in header:
+        _check_training(header["training"], path)
+
+
+# What a checkpoint's "training" section holds; see checkpoint.py.
+_TRAINING_KEYS = {"epoch", "optimizer_t", "rng_state", "arguments", "data_sha256"}
+_RNG_KEYS = {"bit_generator", "state", "has_uint32", "uinteger"}
+
+
+def _check_training(training, path: str) -> None:
+    _check_keys(training, "training", _TRAINING_KEYS, path)
+    for key in ("epoch", "optimizer_t"):
+        if not _is_int(training[key]) or training[key] < 0:
+            raise invalid(path, f"training.{key} must be an integer >= 0")
+    rng = training["rng_state"]
+    _check_keys(rng, "training.rng_state", _RNG_KEYS, path)
+    if rng["bit_generator"] != "PCG64":
+        raise invalid(
+            path,
+            f"training.rng_state.bit_generator must be 'PCG64', got "
+            f"{show(rng['bit_generator'])}",
+        )
+    _check_keys(rng["state"], "training.rng_state.state", {"state", "inc"},
+                path)
+    words = [rng["state"]["state"], rng["state"]["inc"], rng["uinteger"]]
+    if not all(_is_int(w) and 0 <= w < 2**128 for w in words):
+        raise invalid(path, "training.rng_state holds a value that is not a "
+                            "128-bit unsigned integer")
+    if rng["has_uint32"] not in (0, 1):
+        raise invalid(path, "training.rng_state.has_uint32 must be 0 or 1")
+    if not isinstance(training["arguments"], dict):
+        raise invalid(path, "training.arguments must be an object")
+    digest = training["data_sha256"]
+    if not (isinstance(digest, str) and len(digest) == 64
+            and all(c in "0123456789abcdef" for c in digest)):
+        raise invalid(path, "training.data_sha256 must be 64 hex digits")
 
 
 def _check_activation(value, where: str, path: str) -> None:
@@ -439,6 +476,9 @@ def expected_arrays(header: dict, path: str) -> dict[str, tuple]:
                 )
             expected[name] = (shape, "<f8")
 
+    if "training" in header:
+        expected.update(_optimizer_arrays(header, expected, declared, path))
+
     for name in declared:
         if name not in expected:
             raise damaged(
@@ -455,3 +495,35 @@ def expected_arrays(header: dict, path: str) -> dict[str, tuple]:
             )
     return expected
 
+
+def _optimizer_arrays(header, params: dict, declared: dict, path) -> dict:
+    """A checkpoint's optimizer arrays: one per parameter and state kind.
+
+    Nothing before the first step; then Adam keeps m and v, SGD with
+    momentum a velocity, each shaped like the parameter it belongs to.
+    """
+    config = header["config"]["optimizer"]
+    if header["training"]["optimizer_t"] == 0:
+        kinds = []
+    elif config["name"] == "adam":
+        kinds = ["m", "v"]
+    elif config.get("momentum", 0.0) > 0:
+        kinds = ["velocity"]
+    else:
+        kinds = []
+    dtype = _DTYPES[header["config"]["dtype"]]
+    shapes = [shape for name, (shape, _) in params.items()
+              if name.startswith("layer")]
+
+    expected = {}
+    for kind in kinds:
+        for i, shape in enumerate(shapes):
+            name = f"optimizer.{kind}{i}"
+            found = _declared(declared, name, path)
+            if found != shape:
+                raise damaged(
+                    path,
+                    f"{name} {found} does not match its parameter {shape}",
+                )
+            expected[name] = (shape, dtype)
+    return expected

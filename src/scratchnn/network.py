@@ -3,7 +3,8 @@
 The tutorial's two steps keep their names: `feedforward` runs each layer's
 forward pass, first to last, and `backprop` runs each layer's backward pass,
 last to first, so every parameter ends up with its dL/dparameter.
-`fit`, `predict`, `evaluate`, `save` and `load` are the rest of the API.
+`fit`, `partial_fit`, `predict`, `evaluate`, `save` and `load` are the
+rest of the API.
 """
 import logging
 import math
@@ -117,7 +118,13 @@ class Network:
         self.history: training.History | None = None
         # JSON-ready notes saved with the model (e.g. the CLI's data name).
         self.metadata: dict = {}
+        # During fit, where the run stands (training.TrainingState); after
+        # loading a checkpoint, the saved run's state (checkpoint.py).
+        self.training_state = None
+        self.checkpoint = None
         self.stop_training = False
+        # The one generator of a run of partial_fit calls (see there).
+        self._partial_rng: np.random.Generator | None = None
 
     # ------------------------------------------------------------------
     # What the network is
@@ -176,6 +183,8 @@ class Network:
             n_in = layer.units
         self.n_features_in_ = n_features
         self.optimizer.reset()
+        # New weights start a new run of partial_fit calls.
+        self._partial_rng = None
 
     # ------------------------------------------------------------------
     # The two steps of the tutorial
@@ -266,6 +275,7 @@ class Network:
         verbose: int = 0,
         callbacks: list | None = None,
         warm_start: bool = False,
+        resume=None,
     ) -> training.History:
         """Train the network on X and y.
 
@@ -302,6 +312,12 @@ class Network:
         warm_start : bool, default=False
             Continue from the current weights, optimizer state and scaling
             instead of starting afresh.
+        resume : str or os.PathLike or None, default=None
+            A checkpoint written during an earlier run of this same call
+            (see `checkpoint.Checkpoint`): training goes on after its last
+            epoch and ends as the uninterrupted run would have, bit for bit.
+            The network, data and arguments must be the same (only `epochs`
+            may grow); anything else is refused.
 
         Returns
         -------
@@ -331,6 +347,12 @@ class Network:
         validation_data = _check_validation_data(validation_data, fraction)
         callbacks = training.check_callbacks(callbacks)
         rng = np.random.default_rng(check_seed(seed))
+        if resume is not None:
+            if warm_start:
+                raise ValueError("give resume or warm_start, not both")
+            from .checkpoint import load_checkpoint
+
+            saved = load_checkpoint(resume)
 
         X = check_features(X, "X")
         check_lengths(X, y)
@@ -382,6 +404,21 @@ class Network:
                 as_dtype(val_targets, self.dtype, "y_val"),
             )
 
+        # The arguments that decide what each epoch does, for checkpoints.
+        arguments = {
+            "seed": seed,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "shuffle": bool(shuffle),
+            "validation_fraction": fraction,
+            "validation_data": validation_data is not None,
+        }
+        state = training.TrainingState(rng, arguments, x, targets)
+        if resume is not None:
+            from .checkpoint import restore
+
+            restore(self, saved, state)
+
         history = training.run_training(
             self,
             x,
@@ -394,6 +431,7 @@ class Network:
             validation=val,
             verbose=verbose,
             callbacks=callbacks,
+            state=state,
         )
         if continuing and self.history is not None:
             self.history.extend(history)
@@ -530,6 +568,178 @@ class Network:
             X = self.scaler.transform(X)
             name = f"{name} after standardising"
         return as_dtype(X, self.dtype, name)
+
+    # ------------------------------------------------------------------
+    # Training in pieces
+    # ------------------------------------------------------------------
+    def partial_fit(
+        self,
+        X,
+        y,
+        classes=None,
+        batch_size: "int | None | str" = "auto",
+        shuffle: bool = True,
+        seed: int | None = None,
+    ) -> training.History:
+        """Train for one epoch on X and y, continuing where training stands.
+
+        Each call is one pass of mini-batch updates over the rows given,
+        starting from the current weights and optimizer state, so data
+        that arrive in pieces (or do not fit in memory) can be learned
+        piece by piece.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels, each one of `classes`, or regression targets.
+        classes : array-like of shape (n_classes,) or None, default=None
+            Every label the classifier will ever see. Required by a
+            classifier's first call, because later batches may hold labels
+            this one lacks; it sets `classes_` (sorted) and the columns of
+            `predict_proba`. Later calls may omit it or repeat the same
+            labels. Regression networks take no classes.
+        batch_size : int, None or "auto", default="auto"
+            As in `fit`: "auto" is 32, or all rows when there are fewer.
+        shuffle : bool, default=True
+            Visit the rows in a new random order.
+        seed : int >= 0 or None, default=None
+            Seeds the generator of this run of calls: the initial weights
+            (when this call builds the network) and every later call's
+            shuffling. Only the first call of a run reads it.
+
+        Returns
+        -------
+        History
+            This epoch's "loss" (and "accuracy" for a classifier). The
+            network's `history` gains the same epoch after those before.
+
+        Raises
+        ------
+        ValueError
+            When a classifier's first call has no `classes`, or a later
+            call gives other classes than the network has.
+        DataError
+            When y holds a label outside the network's classes, or the data
+            hold NaN or inf. Nothing is updated.
+        NotImplementedError
+            With ``standardize=True``, unless an earlier `fit` has already
+            fitted the scaling, which is then reused unchanged.
+
+        Notes
+        -----
+        A run of calls starts when a call finds no generator of its own:
+        at the first call, or the first after `fit` or `build` drew new
+        weights. Starting from an unbuilt network, ``partial_fit(X, y,
+        classes, seed=s)`` called k times on the same data equals
+        ``fit(X, y, epochs=k, seed=s)`` with the same batch size and
+        shuffling.
+        """
+        seed = check_seed(seed)
+        if self.standardize and self.scaler is None:
+            raise NotImplementedError(
+                "partial_fit with standardize=True is not supported: one "
+                "batch cannot give honest mean and standard deviation "
+                "statistics for all the data; scale the inputs yourself and "
+                "use standardize=False, or fit the whole data once first"
+            )
+
+        # Check everything before drawing weights, so a refused call
+        # leaves the network as it was.
+        X = check_features(X, "X", n_features=self.n_features_in_)
+        check_lengths(X, y)
+        encoder = self._partial_fit_encoder(classes)
+        if encoder is not None:
+            self._check_known_labels(y, encoder.classes_)
+        targets, labels = self._encode_targets(y, encoder, fit=False)
+        batch_size = _batch_size(batch_size, X.shape[0])
+        x = self._scale(X, "X")
+        targets = as_dtype(targets, self.dtype, "y")
+
+        if not self.is_built:
+            rng = np.random.default_rng(seed)
+            self._build(X.shape[1], rng)
+            self._partial_rng = rng
+        elif self._partial_rng is None:
+            self._partial_rng = np.random.default_rng(seed)
+        self.encoder = encoder
+
+        history = training.run_training(
+            self,
+            x,
+            targets,
+            labels,
+            epochs=1,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            rng=self._partial_rng,
+        )
+        if self.history is None:
+            self.history = training.History()
+        self.history.extend(history)
+        return history
+
+    def _partial_fit_encoder(self, classes) -> LabelEncoder | None:
+        """The label encoder partial_fit uses, checked against `classes`."""
+        if not self.is_classifier:
+            if classes is not None:
+                raise ValueError(
+                    f"classes is only for classifiers; this regression "
+                    f"network (loss {self.loss.name!r}) takes "
+                    f"partial_fit(X, y) without it"
+                )
+            return None
+        if classes is None:
+            if self.encoder is None:
+                raise ValueError(
+                    "the first partial_fit of a classifier needs "
+                    "classes=[...], the full list of labels, because later "
+                    "batches may hold labels this one lacks"
+                )
+            return self.encoder
+
+        # Read under its own name first, so a bad label says "classes".
+        distinct = np.unique(check_class_labels(classes, "classes"))
+        if distinct.size < 2:
+            raise ValueError(
+                f"classes must list at least two labels, got "
+                f"[{_show_labels(distinct)}]"
+            )
+        # Fitted on what the caller gave, so object labels stay object.
+        declared = LabelEncoder().fit(classes)
+        if self.encoder is None:
+            # Same rules as fit: the output layer must match the classes.
+            self._check_classes(declared.classes_)
+            return declared
+
+        known = self.encoder.classes_
+        same_kind = (known.dtype.kind == "U") == (
+            declared.classes_.dtype.kind == "U"
+        )
+        if not (same_kind and np.array_equal(known, declared.classes_)):
+            raise ValueError(
+                f"classes [{_show_labels(declared.classes_)}] differ from "
+                f"this network's classes [{_show_labels(known)}]; pass the "
+                f"same labels as before, or leave classes out"
+            )
+        return self.encoder
+
+    def _check_known_labels(self, y, known: np.ndarray) -> None:
+        """DataError naming the labels of y that are not in `known`."""
+        labels = check_class_labels(y, "y")
+        # Text and numbers never match; setdiff1d must not compare them.
+        if (labels.dtype.kind == "U") == (known.dtype.kind == "U"):
+            unknown = np.setdiff1d(labels, known)
+        else:
+            unknown = np.unique(labels)
+        if unknown.size:
+            raise DataError(
+                f"y holds labels outside this network's classes: "
+                f"{_show_labels(unknown)}; the known classes are "
+                f"{_show_labels(known)}. A network cannot add classes "
+                f"later: declare every label in classes=[...] at the "
+                f"first partial_fit"
+            )
 
     # ------------------------------------------------------------------
     # Using a trained network
@@ -718,6 +928,12 @@ def _batch_size(batch_size, n_train: int) -> int:
             f"batch_size=None for full-batch training"
         )
     return batch_size
+
+
+def _show_labels(labels: np.ndarray, most: int = 20) -> str:
+    """Labels as a user would type them, comma-separated, `most` at most."""
+    shown = ", ".join(show_label(label) for label in labels[:most])
+    return shown + (", ..." if len(labels) > most else "")
 
 
 def _r2(targets: np.ndarray, error: np.ndarray) -> float:

@@ -47,7 +47,23 @@ class Optimizer:
         raise NotImplementedError
 
     def state(self) -> dict:
-        """The optimizer's arrays by name, e.g. for a checkpoint."""
+        """The optimizer's arrays by name ("m0", "v0", ...), for a checkpoint."""
+        return {
+            f"{name}{i}": array
+            for name, arrays in self._state_lists().items()
+            for i, array in enumerate(arrays)
+        }
+
+    def load_state(self, t: int, arrays: dict) -> None:
+        """Put back the step count and the arrays that `state()` gave."""
+        self.reset()
+        self.t = t
+        for name, kept in self._state_lists().items():
+            count = sum(key.rstrip("0123456789") == name for key in arrays)
+            kept.extend(arrays[f"{name}{i}"].copy() for i in range(count))
+
+    def _state_lists(self) -> dict:
+        """The per-parameter state lists, by the name `state()` uses."""
         return {}
 
     def config(self) -> dict:
@@ -110,8 +126,8 @@ class SGD(Optimizer):
             else:
                 p -= self.lr * v
 
-    def state(self):
-        return {f"velocity{i}": v for i, v in enumerate(self.velocity)}
+    def _state_lists(self):
+        return {"velocity": self.velocity}
 
     def config(self):
         return {
@@ -186,10 +202,8 @@ class Adam(Optimizer):
             v_hat = v / correction2
             p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
-    def state(self):
-        arrays = {f"m{i}": m for i, m in enumerate(self.m)}
-        arrays.update({f"v{i}": v for i, v in enumerate(self.v)})
-        return arrays
+    def _state_lists(self):
+        return {"m": self.m, "v": self.v}
 
     def config(self):
         return {

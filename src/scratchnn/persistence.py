@@ -44,8 +44,9 @@ READABLE_VERSIONS = (1,)
 
 # Limits on the archive, beyond those model_header puts on the header's
 # contents: a model has at most a weight and a bias per layer, the header
-# and the two scaling arrays.
-_MAX_MEMBERS = 2 * MAX_LAYERS + 3
+# and the two scaling arrays; a checkpoint adds Adam's two moments for each
+# of those parameters.
+_MAX_MEMBERS = 3 * (2 * MAX_LAYERS) + 3
 _MAX_HEADER_BYTES = 10 * 2**20
 # An .npy member is its data plus a short text header (128 bytes as NumPy
 # writes ours); allow this much beyond the data, and no more.
@@ -70,7 +71,12 @@ _KIND_OF_DTYPE = {
 # Saving
 # ---------------------------------------------------------------------------
 
-def save_model(network: Network, path, extra: dict | None = None) -> None:
+def save_model(
+    network: Network,
+    path,
+    extra: dict | None = None,
+    training: tuple[dict, dict] | None = None,
+) -> None:
     """Write a trained network to one model file, replacing it atomically.
 
     Parameters
@@ -84,6 +90,10 @@ def save_model(network: Network, path, extra: dict | None = None) -> None:
         JSON-ready metadata (e.g. the data set name and test metrics),
         returned by `load_model` as ``network.metadata``. None keeps the
         network's own ``metadata`` from an earlier load, if it has any.
+    training : (dict, dict) or None, default=None
+        For a checkpoint (see `checkpoint.save_checkpoint`): the JSON-ready
+        state of the run, stored as the header's "training" section, and
+        the optimizer's arrays by name, stored as "optimizer.<name>".
 
     Raises
     ------
@@ -110,12 +120,12 @@ def save_model(network: Network, path, extra: dict | None = None) -> None:
     would give it (0o666 less the umask); a replaced file keeps its own.
     """
     path = os.fspath(path)
-    members = _pack(network, extra)
+    members = _pack(network, extra, training)
     _write_atomically(members, path)
     logger.debug("saved model to %s (%d arrays)", path, len(members) - 1)
 
 
-def _pack(network: Network, extra) -> dict[str, np.ndarray]:
+def _pack(network: Network, extra, training=None) -> dict[str, np.ndarray]:
     """Every member of the file, header first; touches no file."""
     from . import __version__
 
@@ -162,6 +172,10 @@ def _pack(network: Network, extra) -> dict[str, np.ndarray]:
         for key in ("mean", "scale"):
             value = getattr(network.scaler, f"{key}_")
             arrays[f"scaler.{key}"] = np.ascontiguousarray(value, dtype="<f8")
+    if training is not None:
+        for key, value in training[1].items():
+            value = np.ascontiguousarray(value, dtype=dtype)
+            arrays[f"optimizer.{key}"] = value
     for name, value in arrays.items():
         if not np.isfinite(value).all():
             raise ValueError(
@@ -193,6 +207,8 @@ def _pack(network: Network, extra) -> dict[str, np.ndarray]:
         },
         "extra": extra,
     }
+    if training is not None:
+        header["training"] = training[0]
     text = json.dumps(header, default=_json_scalar)
     raw = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     return {"header": raw, **arrays}
@@ -314,9 +330,10 @@ def load_model(path, max_bytes: int | None = DEFAULT_MAX_BYTES) -> Network:
     ``allow_pickle=False``, so an object array is refused rather than
     rebuilt, and nothing in the file is imported or executed. Each member's
     shape, dtype and uncompressed size are checked against the header
-    before its data is inflated. The optimizer's running state (Adam's
-    moments, momentum) is not saved, so training on from a loaded model
-    starts that state afresh.
+    before its data is inflated. A model file keeps no optimizer state
+    (Adam's moments, momentum): training on from it starts that state
+    afresh. A checkpoint (see `checkpoint.py`) keeps it, as the network's
+    ``checkpoint`` attribute.
     """
     path = os.fspath(path)
     if max_bytes is not None:
@@ -685,4 +702,15 @@ def _rebuild(header: dict, arrays: dict, path: str) -> Network:
     if header["history"] is not None:
         network.history = History.from_dict(header["history"])
     network.metadata = dict(header.get("extra", {}))
+    # A checkpoint also brings the state of its run, for `fit(resume=...)`.
+    network.checkpoint = None
+    if "training" in header:
+        network.checkpoint = {
+            "training": header["training"],
+            "optimizer": {
+                name.split(".", 1)[1]: value
+                for name, value in arrays.items()
+                if name.startswith("optimizer.")
+            },
+        }
     return network

@@ -4,9 +4,11 @@ This is the one place that ties the network, the loss and the optimizer
 together. Per epoch it shuffles once, then for each mini-batch runs
 feedforward, the loss gradient, backprop and one optimizer step.
 """
+import hashlib
 import logging
 import time
 import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -175,6 +177,72 @@ def check_callbacks(callbacks) -> list[Callback]:
     return checked
 
 
+@dataclass
+class TrainingState:
+    """Where a fit run stands: what a checkpoint saves and a resume restores.
+
+    Attributes
+    ----------
+    rng : numpy.random.Generator
+        The run's one generator; after epoch k it holds the state that
+        draws epoch k + 1's order.
+    arguments : dict
+        The fit arguments that decide the run (seed, batch size, ...).
+    x, targets : ndarray
+        The prepared training arrays (scaled, encoded, in the network's
+        dtype), so a resumed run can prove it sees the same data.
+    epoch : int
+        The last finished epoch, 0 before the first.
+    history : History
+        Every finished epoch's metrics, earlier runs' included.
+    """
+
+    rng: np.random.Generator
+    arguments: dict
+    x: np.ndarray
+    targets: np.ndarray
+    epoch: int = 0
+    history: History = field(default_factory=History)
+
+    def data_digest(self) -> str:
+        """SHA-256 of the prepared training arrays, as hex."""
+        digest = hashlib.sha256()
+        for array in (self.x, self.targets):
+            digest.update(str((array.shape, array.dtype.str)).encode())
+            digest.update(np.ascontiguousarray(array).data)
+        return digest.hexdigest()
+
+
+class _EpochSnapshot:
+    """Parameters, optimizer state and generator state as an epoch ended.
+
+    A diverged or interrupted run goes back to this, so the network, the
+    optimizer and the generator agree with the recorded history and a run
+    resumed from a checkpoint repeats exactly what would have followed.
+    """
+
+    def __init__(self, network, rng: np.random.Generator):
+        self.network, self.rng = network, rng
+        self.params = [p.copy() for p in network.parameters()]
+        self.take()
+
+    def take(self) -> None:
+        for saved, p in zip(self.params, self.network.parameters()):
+            np.copyto(saved, p)
+        optimizer = self.network.optimizer
+        self.t = optimizer.t
+        self.optimizer_arrays = {
+            k: v.copy() for k, v in optimizer.state().items()
+        }
+        self.rng_state = self.rng.bit_generator.state
+
+    def restore(self) -> None:
+        for p, saved in zip(self.network.parameters(), self.params):
+            np.copyto(p, saved)
+        self.network.optimizer.load_state(self.t, self.optimizer_arrays)
+        self.rng.bit_generator.state = self.rng_state
+
+
 def run_training(
     network,
     x: np.ndarray,
@@ -187,27 +255,29 @@ def run_training(
     validation: tuple | None = None,
     verbose: int = 0,
     callbacks=None,
+    state: TrainingState | None = None,
 ) -> History:
     """Train `network` in place on prepared arrays and return its History.
 
     `x` and `targets` are already scaled, encoded and of the network's
     dtype; `labels` holds the integer class of each row for classification
-    (None for regression) so training accuracy costs no decoding.
+    (None for regression) so training accuracy costs no decoding. A `state`
+    restored from a checkpoint starts the run after its epoch.
     """
     callbacks = check_callbacks(callbacks)
-    history = History()
+    if state is None:
+        state = TrainingState(rng, {}, x, targets)
+    history = state.history
     params = network.parameters()
-
-    # The parameters at the end of the last finished epoch: what a diverged
-    # or interrupted run falls back to.
-    last_good = [p.copy() for p in params]
+    last_good = _EpochSnapshot(network, rng)
 
     network.stop_training = False
+    network.training_state = state
     for callback in callbacks:
         callback.on_train_begin(network)
 
     try:
-        for epoch in range(1, epochs + 1):
+        for epoch in range(state.epoch + 1, epochs + 1):
             started = time.perf_counter()
             order = None
             if shuffle and batch_size < x.shape[0]:
@@ -219,15 +289,15 @@ def run_training(
             with np.errstate(over="ignore", invalid="ignore"):
                 logs = _one_epoch(network, x, targets, labels, batch_size, order)
                 if not np.isfinite(logs["loss"]) or not _all_finite(params):
-                    _restore(params, last_good)
+                    last_good.restore()
                     raise _diverged(network, epoch, logs["loss"])
-                for p, good in zip(params, last_good):
-                    np.copyto(good, p)
+                last_good.take()
                 if validation is not None:
                     scores = network.evaluate_prepared(*validation, "val_")
                     logs.update(scores)
             logs["seconds"] = time.perf_counter() - started
             history.append(epoch, logs)
+            state.epoch = epoch
 
             if verbose:
                 logger.info("epoch %d/%d  %s", epoch, epochs, _format(logs))
@@ -238,10 +308,10 @@ def run_training(
     except KeyboardInterrupt:
         # Keep what the last finished epoch learned; a half-done epoch is
         # thrown away so the parameters match the recorded history.
-        _restore(params, last_good)
+        last_good.restore()
         history.interrupted = True
         warnings.warn(
-            f"training interrupted after {len(history)} finished epoch(s); "
+            f"training interrupted after {state.epoch} finished epoch(s); "
             f"the network keeps the parameters of the last one",
             TrainingInterruptedWarning,
             stacklevel=3,
@@ -249,6 +319,7 @@ def run_training(
 
     for callback in callbacks:
         callback.on_train_end(history)
+    network.training_state = None
     return history
 
 
@@ -284,11 +355,6 @@ def _one_epoch(network, x, targets, labels, batch_size, order) -> dict:
 
 def _all_finite(arrays: list) -> bool:
     return all(np.isfinite(a).all() for a in arrays)
-
-
-def _restore(params: list, saved: list) -> None:
-    for p, good in zip(params, saved):
-        np.copyto(p, good)
 
 
 def _diverged(network, epoch: int, loss: float) -> TrainingDivergedError:
