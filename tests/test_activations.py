@@ -185,6 +185,21 @@ def test_c01_sigmoid_large_inputs():
     )
 
 
+def test_c01_sigmoid_is_within_1e_15_of_the_listed_values():
+    # The case states an absolute bound, tighter near 1 than a relative
+    # one; 5e-324 stands for the smallest subnormal, e^-745 rounded.
+    case = load_case("C01")
+    listed = np.array([0.0, 5e-324, 1.9287498479639178e-22, 0.5, 1, 1, 1])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        a = Sigmoid().forward(case.Z)
+        derivative = Sigmoid().backward(np.ones_like(case.Z), case.Z, a)
+
+    assert np.max(np.abs(a - listed)) <= 1e-15
+    assert derivative[3] == 0.25
+    assert derivative[0] == 0.0 and derivative[-1] == 0.0
+    assert np.all(derivative <= 0.25) and np.all(derivative >= 0.0)
+
+
 def test_c01_dense_layer_with_huge_weight():
     from scratchnn import Dense
 

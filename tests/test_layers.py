@@ -201,15 +201,27 @@ def test_c08_bias_gradient_is_a_column_sum():
     assert relative_error(dW, numerical_gradient(loss, W)) < 1e-6
 
 
-def test_c08_through_the_network_api():
+# Our SSE is Σ r², twice the case's ½ Σ r². Our MSE is (1/12) Σ r²: the
+# case's batch-mean form (1/4) · ½ Σ r², whose gradients are EXPECTED / 4,
+# averaged over the 3 outputs as well, which makes it 2/3 of that form.
+@pytest.mark.parametrize("loss, factor", [("sse", 2.0), ("mse", 2.0 / 12.0)])
+def test_c08_through_the_network_api(loss, factor):
     case = load_case("C08")
-    net = Network([Dense(3)], loss="sse", dtype="float64").build(2, seed=0)
+    net = Network([Dense(3)], loss=loss, dtype="float64").build(2, seed=0)
     net.layers[0].params["W"][...] = case.W
     net.layers[0].params["b"][...] = case.b
 
-    loss, (dW, db) = net.loss_and_gradients(case.X, case.Y)
+    value, (dW, db) = net.loss_and_gradients(case.X, case.Y)
 
-    assert loss == pytest.approx(2.0 * case.EXPECTED_LOSS, rel=1e-12)
+    assert value == pytest.approx(factor * case.EXPECTED_LOSS, rel=1e-12)
     assert db.shape == (3,)
-    np.testing.assert_allclose(db, 2.0 * case.EXPECTED_DB, atol=1e-12)
-    np.testing.assert_allclose(dW, 2.0 * case.EXPECTED_DW, atol=1e-12)
+    np.testing.assert_allclose(db, factor * case.EXPECTED_DB, atol=1e-12)
+    np.testing.assert_allclose(dW, factor * case.EXPECTED_DW, atol=1e-12)
+    if loss == "mse":
+        # The batch-mean values, (2/3) · [-0.25, -0.1, 0.1] for db.
+        np.testing.assert_allclose(
+            db, [-1 / 6, -1 / 15, 1 / 15], rtol=0, atol=1e-12
+        )
+        np.testing.assert_allclose(
+            dW * 3 / 2, case.EXPECTED_DW / 4, rtol=0, atol=1e-12
+        )

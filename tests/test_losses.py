@@ -207,6 +207,25 @@ def test_c03_cross_entropy_on_exact_zero_and_one():
     assert np.all(np.isfinite(categorical_grad))
 
 
+def test_c03_confidently_wrong_costs_at_least_20_and_stays_finite():
+    # Each log sees at least 1e-12: -log(1e-12) = 27.63 for a wrong 0 or 1.
+    case = load_case("C03")
+    p = case.P_BINARY.reshape(-1, 1)
+    t = case.T_BINARY.reshape(-1, 1)
+    bce = BinaryCrossEntropy()
+
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        rows = [bce.forward(p[i : i + 1], t[i : i + 1]) for i in range(4)]
+        total = bce.forward(p, t)
+        grad = bce.backward()
+
+    assert abs(rows[0]) <= 1e-12 and abs(rows[1]) <= 1e-12
+    assert rows[2] >= 20.0 and rows[3] >= 20.0
+    assert np.isfinite(total)
+    assert total == pytest.approx(sum(rows) / 4, rel=1e-15)
+    assert np.all(np.isfinite(grad))
+
+
 def test_c07_mse_with_flat_and_column_targets():
     case = load_case("C07")
     mse = MeanSquaredError()

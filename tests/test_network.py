@@ -7,7 +7,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import load_case, numerical_gradient, relative_error
-from scratchnn import DataError, Dense, Network, NotFittedError, SGD
+from scratchnn import (
+    DataError,
+    Dense,
+    EarlyStopping,
+    Network,
+    NotFittedError,
+    SGD,
+)
 
 N_FEATURES = 3
 
@@ -335,6 +342,59 @@ def test_c11_predict_gives_back_the_label_kind_given_to_fit():
         assert predicted.dtype.kind == kind
         assert predicted.tolist() == case.EXPECTED_PREDICTION.tolist()
         assert net.classes_.tolist() == case.EXPECTED_CLASSES.tolist()
+
+
+@pytest.mark.parametrize("monitor", ["val_loss", "val_accuracy"])
+@pytest.mark.parametrize("labels", ["Y", "Y_OBJECT"])
+def test_c11_early_stopping_on_string_labels(labels, monitor):
+    # The scikit-learn report crashed while scoring the held-out part.
+    # val_loss keeps falling here, so it runs all epochs; val_accuracy
+    # reaches 1.0 early and stops, restoring the best epoch.
+    case = load_case("C11")
+    y = getattr(case, labels)
+    stopper = EarlyStopping(monitor=monitor, patience=5)
+    net = _classifier(3)
+    history = net.fit(case.X, y, epochs=200, batch_size=8, seed=0,
+                      validation_fraction=0.25, callbacks=[stopper])
+
+    # Scored on the encoded labels: numbers in the logs, none NaN.
+    assert np.all(np.isfinite(history["val_loss"]))
+    assert history["val_accuracy"][stopper.best_epoch - 1] == 1.0
+    if monitor == "val_accuracy":
+        assert len(history) == stopper.best_epoch + 5 < 200
+    assert net.classes_.tolist() == ["cat", "dog", "eel"]
+    predicted = net.predict(case.X_NEW)
+    assert predicted.tolist() == ["cat", "dog", "eel"]
+    assert predicted.dtype.kind == y.dtype.kind
+
+
+def test_c13_predict_always_names_a_class():
+    # Even where every output ties (all parameters 0: equal
+    # probabilities), each row gets one class, never none.
+    case = load_case("C13")
+    for n_classes, y in ((3, case.Y_INT), (2, case.Y_INT.clip(0, 1))):
+        net = _classifier(n_classes)
+        net.fit(case.X, y, epochs=5, batch_size=None, seed=0)
+        for p in net.parameters():
+            p[...] = 0.0
+        far = np.vstack([case.X, [[1e6, -1e6]], [[0.0, 0.0]]])
+
+        predicted = net.predict(far)
+        assert predicted.shape == (len(far),)
+        assert np.isin(predicted, net.classes_).all()
+        proba = net.predict_proba(far)
+        np.testing.assert_allclose(proba, 1.0 / n_classes)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_c14_single_class_case_is_refused(n_classes):
+    # Both output kinds: one sigmoid unit, or a softmax over classes.
+    case = load_case("C14")
+    net = _classifier(n_classes)
+    single = r"single class \(1\); a classifier needs at least two"
+    with pytest.raises(DataError, match=single):
+        net.fit(case.X, case.Y, epochs=3)
+    assert not net.is_built
 
 
 def test_mixed_object_labels_are_refused_by_fit():

@@ -569,6 +569,18 @@ def test_c26_small_lr_and_standardised_inputs_fit(seed):
     assert all(np.isfinite(p).all() for p in net.parameters())
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_c26_small_lr_fits_the_tanh_network_too(seed):
+    # The case's reference reaches R² > 0.999 with 1-4-1 tanh in 2000
+    # epochs for seeds 0-4.
+    case = load_case("C26")
+    net = _c26_net(hidden=True, lr=0.01, standardize=True)
+    net.fit(case.X, case.Y, epochs=2000, batch_size=None, seed=seed)
+
+    assert net.evaluate(case.X, case.Y)["r2"] > 0.999
+    assert all(np.isfinite(p).all() for p in net.parameters())
+
+
 # ----------------------------------------------------------------------
 # C27: XOR
 # ----------------------------------------------------------------------
@@ -590,6 +602,28 @@ def test_c27_xor_converges_for_most_seeds():
             assert history["loss"][-1] < 0.1
 
     assert len(solved) >= 9, solved
+
+
+def test_c27_a_stuck_run_reports_its_loss_truthfully():
+    # A 2-2-1 tanh net with seed 4 stays on a plateau (accuracy 0.5). The
+    # last epoch's logged loss and accuracy must be those of the weights
+    # it started from, as evaluate computes them: nothing hidden.
+    case = load_case("C27")
+    net = Network(
+        [Dense(2, "tanh"), Dense(1, "sigmoid")],
+        loss="binary_crossentropy",
+        optimizer=SGD(lr=0.5),
+        dtype="float64",
+    )
+    net.fit(case.X, case.Y, epochs=4999, batch_size=None, seed=4)
+    before = net.evaluate(case.X, case.Y)
+    last = net.fit(case.X, case.Y, epochs=1, batch_size=None,
+                   warm_start=True)
+
+    assert last["loss"][0] == pytest.approx(before["loss"], rel=1e-12)
+    assert last["accuracy"][0] == before["accuracy"] == 0.5
+    assert last["loss"][0] > 0.1
+    assert not np.array_equal(net.predict(case.X), case.Y)
 
 
 # ----------------------------------------------------------------------
