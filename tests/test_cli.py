@@ -540,3 +540,15 @@ def test_checkpoint_and_out_must_differ(tmp_path, capsys):
                              "--checkpoint", str(tmp_path / "m"), "--no-plot")
     assert status == 1
     assert "--out and --checkpoint would both write" in err
+
+
+def test_c14_single_class_is_the_only_line_even_without_q(tmp_path, capsys):
+    out_path = tmp_path / "m.npz"
+    status, out, err = run_cli(capsys, "train", "--data",
+                               case_csv("C14.csv"), "--out", str(out_path))
+    assert status == 1
+    assert err.strip().splitlines() == [
+        "scratchnn: error: the target holds a single class (1); a "
+        "classifier needs at least two"
+    ]
+    assert not out_path.exists()

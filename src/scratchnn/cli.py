@@ -476,6 +476,11 @@ def _make_network(args, loss: str, y_train) -> Network:
     y = np.asarray(y_train)
     if loss in CLASSIFICATION_LOSSES:
         n_classes = len(np.unique(y))
+        if n_classes < 2:
+            raise UserError(
+                f"the target holds a single class ({y[0]}); a classifier "
+                f"needs at least two"
+            )
         if loss == "binary_crossentropy" and n_classes != 2:
             raise UserError(
                 f"--loss binary_crossentropy needs exactly 2 classes, but "
