@@ -12,9 +12,15 @@ import numpy as np
 
 
 class Activation:
-    """Base class: `forward(z)` returns σ(z), `backward(grad, z, a)` dL/dz."""
+    """Base class: `forward(z)` returns σ(z), `backward(grad, z, a)` dL/dz.
+
+    Where `accepts_out` is True, both also take an `out` array of the
+    result's shape to write into, so a training step can reuse its arrays;
+    an activation of one's own needs neither.
+    """
 
     name = "activation"
+    accepts_out = False
 
     def forward(self, z: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -70,24 +76,29 @@ class Tanh(Activation):
     """σ(z) = tanh(z); σ'(z) = 1 - tanh(z)², written from the output."""
 
     name = "tanh"
+    accepts_out = True
 
-    def forward(self, z):
-        return np.tanh(z)
+    def forward(self, z, out=None):
+        return np.tanh(z, out=out)
 
-    def backward(self, grad, z, a):
-        return grad * (1.0 - a * a)
+    def backward(self, grad, z, a, out=None):
+        # grad * (1 - a²), built in `out` without temporaries.
+        out = np.multiply(a, a, out=out)
+        np.subtract(1.0, out, out=out)
+        return np.multiply(grad, out, out=out)
 
 
 class ReLU(Activation):
     """σ(z) = max(z, 0); σ'(z) = 1 where z > 0, else 0."""
 
     name = "relu"
+    accepts_out = True
 
-    def forward(self, z):
-        return np.maximum(z, 0.0)
+    def forward(self, z, out=None):
+        return np.maximum(z, 0.0, out=out)
 
-    def backward(self, grad, z, a):
-        return grad * (z > 0)
+    def backward(self, grad, z, a, out=None):
+        return np.multiply(grad, z > 0, out=out)
 
 
 class LeakyReLU(Activation):

@@ -56,6 +56,7 @@ class Dense:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self._cache: tuple = ()
+        self._workspaces: dict[int, dict] = {}
 
     @property
     def n_in(self) -> int | None:
@@ -69,31 +70,73 @@ class Dense:
         if self.use_bias:
             self.params["b"] = np.zeros(self.units, dtype=dtype)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self._workspaces = {}
+
+    def _workspace(self, n_samples: int) -> dict:
+        """Arrays for a batch of `n_samples` rows, made once and reused.
+
+        Allocating them afresh every step costs page faults once they pass
+        about 0.5 MiB; a training loop sees one batch size (and perhaps a
+        smaller last batch), so two sizes are kept.
+        """
+        work = self._workspaces.get(n_samples)
+        if work is None:
+            if len(self._workspaces) >= 2:
+                self._workspaces.clear()
+            W = self.params["W"]
+            shape = (n_samples, self.units)
+            work = {
+                "z": np.empty(shape, W.dtype),
+                "a": np.empty(shape, W.dtype),
+                "dz": np.empty(shape, W.dtype),
+                "dx": np.empty((n_samples, W.shape[0]), W.dtype),
+            }
+            self._workspaces[n_samples] = work
+        return work
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """Return a = σ(x W + b) for x of shape (n_samples, n_in)."""
-        z = x @ self.params["W"]  # (n_samples, units)
+        """Return a = σ(x W + b) for x of shape (n_samples, n_in).
+
+        The result lives in the layer's workspace, which the next forward
+        of the same batch size overwrites: copy it to keep it.
+        """
+        work = self._workspace(x.shape[0])
+        z = np.matmul(x, self.params["W"], out=work["z"])  # (n_samples, units)
         if self.use_bias:
             z += self.params["b"]
-        a = self.activation.forward(z)
+        if self.activation.accepts_out:
+            a = self.activation.forward(z, out=work["a"])
+        else:
+            a = self.activation.forward(z)
 
         self._cache = (x, z, a)
         return a
 
-    def backward(self, grad: np.ndarray) -> np.ndarray:
-        """Take dL/da, fill `grads`, return dL/dx of shape (n_samples, n_in)."""
-        _, z, a = self._cache
-        dz = self.activation.backward(grad, z, a)
-        return self.backward_from_logits(dz)
+    def backward(self, grad: np.ndarray, need_dx: bool = True):
+        """Take dL/da, fill `grads`, return dL/dx of shape (n_samples, n_in).
 
-    def backward_from_logits(self, dz: np.ndarray) -> np.ndarray:
+        With `need_dx=False` (the first layer: nothing lies before it) the
+        product for dL/dx is skipped and None is returned.
+        """
+        _, z, a = self._cache
+        work = self._workspace(z.shape[0])
+        if self.activation.accepts_out:
+            dz = self.activation.backward(grad, z, a, out=work["dz"])
+        else:
+            dz = self.activation.backward(grad, z, a)
+        return self.backward_from_logits(dz, need_dx)
+
+    def backward_from_logits(self, dz: np.ndarray, need_dx: bool = True):
         """Take dL/dz directly (a fused loss gives it), fill `grads`, return dL/dx."""
         x = self._cache[0]
         np.matmul(x.T, dz, out=self.grads["W"])  # (n_in, units)
         if self.use_bias:
             # One bias per unit: sum over the samples axis only.
             np.sum(dz, axis=0, out=self.grads["b"])  # (units,)
-        return dz @ self.params["W"].T  # (n_samples, n_in)
+        if not need_dx:
+            return None
+        dx = self._workspace(dz.shape[0])["dx"]
+        return np.matmul(dz, self.params["W"].T, out=dx)  # (n_samples, n_in)
 
     @property
     def logits(self) -> np.ndarray:

@@ -190,7 +190,11 @@ class Network:
     # The two steps of the tutorial
     # ------------------------------------------------------------------
     def feedforward(self, x: np.ndarray) -> np.ndarray:
-        """Return the output layer's activations for x (n_samples, n_in)."""
+        """Return the output layer's activations for x (n_samples, n_in).
+
+        The result is the last layer's workspace, reused by the next pass of
+        the same batch size: copy it to keep it (`predict` does).
+        """
         a = x
         for layer in self.layers:
             a = layer.forward(a)
@@ -203,13 +207,15 @@ class Network:
         of the output layer when the loss is fused with its activation
         (softmax or sigmoid with cross-entropy), else dL/d(output).
         """
+        # Nothing lies before the first layer, so its dL/dx is not needed.
         last, *rest = reversed(self.layers)
+        first = self.layers[0]
         if self._objective.from_logits:
-            grad = last.backward_from_logits(grad)
+            grad = last.backward_from_logits(grad, need_dx=last is not first)
         else:
-            grad = last.backward(grad)
+            grad = last.backward(grad, need_dx=last is not first)
         for layer in rest:
-            grad = layer.backward(grad)
+            grad = layer.backward(grad, need_dx=layer is not first)
 
     def _loss_of_last_output(self, targets: np.ndarray) -> float:
         last = self.layers[-1]
@@ -776,7 +782,7 @@ class Network:
         """
         output = self.feedforward(self._prepare(X, "predicting"))
         if not self.is_classifier:
-            return output
+            return output.copy()
         return self.encoder.inverse_transform(self._classes_from_output(output))
 
     @property
@@ -794,7 +800,7 @@ class Network:
         output = self.feedforward(self._prepare(X, "predicting"))
         if self.loss.name == "binary_crossentropy":
             return np.hstack([1.0 - output, output])
-        return output
+        return output.copy()
 
     def evaluate(self, X, y) -> dict:
         """Score the network on labelled data.

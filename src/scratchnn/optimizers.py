@@ -66,6 +66,17 @@ class Optimizer:
         """The per-parameter state lists, by the name `state()` uses."""
         return {}
 
+    def _scratch(self, params: list) -> list[np.ndarray]:
+        """One work array per parameter, made once: steps allocate nothing."""
+        scratch = getattr(self, "_scratch_arrays", None)
+        if scratch is None or len(scratch) != len(params) or any(
+            s.shape != p.shape or s.dtype != p.dtype
+            for s, p in zip(scratch, params)
+        ):
+            scratch = [np.empty_like(p) for p in params]
+            self._scratch_arrays = scratch
+        return scratch
+
     def config(self) -> dict:
         return {"name": self.name, "lr": self.lr}
 
@@ -111,20 +122,24 @@ class SGD(Optimizer):
 
     def step(self, params, grads):
         self.t += 1
+        scratch = self._scratch(params)
         if self.momentum == 0.0:
-            for p, g in zip(params, grads):
-                p -= self.lr * g
+            for p, g, s in zip(params, grads, scratch):
+                p -= np.multiply(g, self.lr, out=s)
             return
 
         if not self.velocity:
             self.velocity = [np.zeros_like(p) for p in params]
-        for p, g, v in zip(params, grads, self.velocity):
+        for p, g, v, s in zip(params, grads, self.velocity, scratch):
             v *= self.momentum
             v += g
             if self.nesterov:
-                p -= self.lr * (g + self.momentum * v)
+                # g + μ v, the look-ahead step, built in the scratch array.
+                np.multiply(v, self.momentum, out=s)
+                s += g
             else:
-                p -= self.lr * v
+                np.copyto(s, v)
+            p -= np.multiply(s, self.lr, out=s)
 
     def _state_lists(self):
         return {"velocity": self.velocity}
@@ -193,14 +208,20 @@ class Adam(Optimizer):
         # Bias correction: t counts from 1, so neither divisor is 0.
         correction1 = 1.0 - b1**self.t
         correction2 = 1.0 - b2**self.t
-        for p, g, m, v in zip(params, grads, self.m, self.v):
+        scratch = self._scratch(params)
+        for p, g, m, v, s in zip(params, grads, self.m, self.v, scratch):
             m *= b1
-            m += (1.0 - b1) * g
+            m += np.multiply(g, 1.0 - b1, out=s)
             v *= b2
-            v += (1.0 - b2) * (g * g)
-            m_hat = m / correction1
-            v_hat = v / correction2
-            p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+            np.multiply(g, g, out=s)
+            v += np.multiply(s, 1.0 - b2, out=s)
+
+            # lr m̂ / (sqrt(v̂) + eps), one array pass at a time in `s`.
+            np.divide(v, correction2, out=s)
+            np.sqrt(s, out=s)
+            s += self.eps
+            np.divide(m, s, out=s)
+            p -= np.multiply(s, self.lr / correction1, out=s)
 
     def _state_lists(self):
         return {"m": self.m, "v": self.v}

@@ -332,11 +332,20 @@ def _one_epoch(network, x, targets, labels, batch_size, order) -> dict:
     n_samples = x.shape[0]
     sums_loss = network.loss.name == "sse"
     total_loss, correct = 0.0, 0
+    if order is not None:
+        # Shuffled batches are gathered into two arrays made once per
+        # epoch; mode="clip" skips a bounds pass and a buffered copy.
+        x_buffer = np.empty((batch_size, x.shape[1]), x.dtype)
+        t_buffer = np.empty((batch_size, targets.shape[1]), targets.dtype)
     for start in range(0, n_samples, batch_size):
         rows = slice(start, start + batch_size)
-        if order is not None:
+        if order is None:
+            xb, tb = x[rows], targets[rows]  # views, no copy
+        else:
             rows = order[rows]
-        xb, tb = x[rows], targets[rows]
+            n = rows.shape[0]
+            xb = np.take(x, rows, axis=0, out=x_buffer[:n], mode="clip")
+            tb = np.take(targets, rows, axis=0, out=t_buffer[:n], mode="clip")
 
         loss = network.train_step(xb, tb)
         if not np.isfinite(loss):
