@@ -19,10 +19,12 @@ def check_features(
     allow_empty: bool = False,
     purpose: str = "training",
 ) -> np.ndarray:
-    """Return X as a finite 2-D float64 array, without touching the caller's.
+    """Return X as a finite 2-D float array, without touching the caller's.
 
-    Integer, unsigned and boolean arrays are converted; object, string and
-    complex arrays are refused. Rows and columns in messages count from 0;
+    float32 and float64 arrays come back as they are, with no copy (the
+    data may be large); integer, unsigned, boolean and other float arrays
+    are converted to float64; object, string and complex arrays are
+    refused. Rows and columns in messages count from 0;
     `purpose` ("training", "predicting"...) ends the NaN/inf hint.
     """
     X = np.asarray(X)
@@ -58,7 +60,8 @@ def check_features(
             f"same order, as in training"
         )
 
-    X = X.astype(np.float64, copy=False)
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
     check_finite(X, name, purpose)
     return X
 
@@ -69,6 +72,13 @@ def check_finite(a: np.ndarray, name: str, purpose: str = "training") -> None:
     `purpose` says what the values are for ("training", "predicting",
     "evaluating"), so the hint fits the call that found them.
     """
+    # A sum is finite only if every term is, and takes one pass with no
+    # temporary array; only a non-finite sum (NaN, inf, or an overflow of
+    # large finite float64 values) needs the cell-by-cell look.
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.sum(a, dtype=np.float64)
+    if np.isfinite(total):
+        return
     bad = ~np.isfinite(a)
     if not bad.any():
         return
