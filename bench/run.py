@@ -66,7 +66,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--quick", action="store_true",
         help="one round on small fractions of an epoch: a smoke run of "
-             "about two minutes, not a result",
+             "about a minute, not a result",
     )
     parser.add_argument(
         "--threads", type=int, choices=(1, 2), default=2,
@@ -378,8 +378,11 @@ def render(record: dict) -> str:
         record["mode"], n_rounds, settings["threads"], record["machine"]
     )
     machine = record["machine"]
-    lines = [title, f"scratchnn {machine['versions']['scratchnn']} at "
-             f"{machine['scratchnn_commit']}", *record["environment"]]
+    measured = (
+        f"scratchnn {machine['versions']['scratchnn']} at "
+        f"{machine['scratchnn_commit']}"
+    )
+    lines = [title, measured, *record["environment"]]
     loads = record["load_average"]
     lines.append(
         f"load average (1 min, this run's own worker included) between "
