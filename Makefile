@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-bench .pytest_cache .hypothesis
 
 # make bench   builds .venv-bench (the package, PyTorch's CPU build and
 #              scikit-learn), then runs the benchmark of bench/README.md;
