@@ -216,3 +216,20 @@ def test_c05_adam_bias_correction_three_steps():
     np.testing.assert_allclose(
         w1 - case.W0, -case.LR * np.sign(case.GRAD), rtol=1e-3
     )
+
+
+def test_adam_sets_subnormal_moments_to_zero_every_256_steps():
+    # A gradient of 0 keeps a moment decaying; once it is subnormal it
+    # never reaches 0 by itself, and subnormal arithmetic is slow.
+    tiny = np.finfo(np.float32).tiny
+    p = [np.ones((4, 3), dtype=np.float32)]
+    g = [np.zeros((4, 3), dtype=np.float32)]
+    opt = Adam()
+    for _ in range(255):
+        opt.step(p, g)
+    opt.m[0][0, 0] = tiny / 4  # subnormal
+    opt.v[0][1, 1] = tiny / 8
+    opt.m[0][2, 2] = 3.0       # a normal value is left alone
+    opt.step(p, g)             # step 256
+    assert opt.m[0][0, 0] == 0.0 and opt.v[0][1, 1] == 0.0
+    assert opt.m[0][2, 2] == np.float32(3.0) * np.float32(0.9)
