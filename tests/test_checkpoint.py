@@ -45,7 +45,7 @@ def fit_interrupted(net, X, y, path, stop, **kwargs):
 
 
 def assert_same_run(a: Network, b: Network):
-    for p, q in zip(a.parameters(), b.parameters()):
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
         np.testing.assert_array_equal(p, q)
     assert a.history["loss"] == b.history["loss"]
 

@@ -435,9 +435,9 @@ def blobs_csv(tmp_path):
     labels = np.repeat([0, 1, 2], 20)
     centres = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]])
     points = centres[labels] + rng.normal(0, 0.5, size=(60, 2))
-    rows = [f"{a:.4f},{c},{b:.4f}" for (a, b), c in zip(points, labels)]
+    rows = [f"{a:.4f},{c},{b:.4f}" for (a, b), c in zip(points, labels, strict=True)]
     path = write_csv(tmp_path / "blobs.csv", "a,label,b", rows)
-    reordered = [f"{c},{b:.4f},{a:.4f}" for (a, b), c in zip(points, labels)]
+    reordered = [f"{c},{b:.4f},{a:.4f}" for (a, b), c in zip(points, labels, strict=True)]
     swapped = write_csv(tmp_path / "swapped.csv", "label,b,a", reordered)
     return path, swapped
 
@@ -519,7 +519,7 @@ def test_resume_takes_the_options_saved_in_the_checkpoint(tmp_path, capsys):
     assert "--data xor, 3 epochs" in err
     short = Network.load(tmp_path / "short.npz")
     again = Network.load(tmp_path / "again.npz")
-    for p, q in zip(short.parameters(), again.parameters()):
+    for p, q in zip(short.parameters(), again.parameters(), strict=True):
         np.testing.assert_array_equal(p, q)
     assert again.config()["layers"][0]["units"] == 8
 

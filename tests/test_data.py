@@ -665,7 +665,7 @@ def test_split_is_deterministic_per_seed():
     again = train_test_split(X, y, seed=4)
     other = train_test_split(X, y, seed=5)
 
-    for a, b in zip(first, again):
+    for a, b in zip(first, again, strict=True):
         assert np.array_equal(a, b)
     assert not np.array_equal(first[1], other[1])
 
@@ -691,7 +691,7 @@ def test_split_without_stratify_allows_regression_targets():
     assert X_test.shape == (3, 2) and y_test.shape == (3, 3)
     assert X_train.shape == (7, 2) and y_train.shape == (7, 3)
     # Rows stay paired: find each test row of X back in the input.
-    for x_row, y_row in zip(X_test, y_test):
+    for x_row, y_row in zip(X_test, y_test, strict=True):
         i = np.flatnonzero((X == x_row).all(axis=1))[0]
         assert np.array_equal(y[i], y_row)
 

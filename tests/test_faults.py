@@ -50,7 +50,7 @@ def checkpoint_epoch(path) -> int:
 
 def same_weights(a, b) -> bool:
     return all(
-        np.array_equal(p, q) for p, q in zip(a.parameters(), b.parameters())
+        np.array_equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True)
     )
 
 

@@ -37,7 +37,7 @@ def _check_network_gradients(net, x, targets, tolerance=1e-6):
     def objective():
         return net.loss_and_gradients(x, targets)[0]
 
-    for param, grad in zip(params, grads):
+    for param, grad in zip(params, grads, strict=True):
         assert grad.shape == param.shape
         numeric = numerical_gradient(objective, param)
         assert relative_error(grad, numeric) < tolerance
@@ -114,7 +114,7 @@ def test_random_architectures_match_central_differences(
     # Rounding noise in the loss is ~1e-16 |L| / 1e-6 per entry; compare
     # each gradient array at its own scale so an entry that happens to be
     # near 0 is not judged against that noise alone.
-    for param, grad in zip(net.parameters(), grads):
+    for param, grad in zip(net.parameters(), grads, strict=True):
         numeric = numerical_gradient(objective, param)
         error = np.max(np.abs(grad - numeric), initial=0.0)
         scale = max(1e-8, np.max(np.abs(grad)) + np.max(np.abs(numeric)))
@@ -589,7 +589,7 @@ def test_integer_and_boolean_features_are_accepted(rng):
             assert net.predict(X).shape == (20,)
 
     for name in ("int", "bool"):
-        for got, want in zip(params[name], params[f"{name}_as_float"]):
+        for got, want in zip(params[name], params[f"{name}_as_float"], strict=True):
             assert np.array_equal(got, want)
 
 
@@ -612,7 +612,7 @@ def test_c07_flat_and_column_targets_train_identically():
         results.append((net, history))
 
     (flat, flat_history), (column, column_history) = results
-    for a, b in zip(flat.parameters(), column.parameters()):
+    for a, b in zip(flat.parameters(), column.parameters(), strict=True):
         assert np.array_equal(a, b)
     assert flat_history["loss"] == column_history["loss"]
     assert np.array_equal(flat.predict(case.X), column.predict(case.X))
@@ -689,7 +689,7 @@ def test_c17_bad_values_leave_a_trained_network_alone():
         with pytest.raises(DataError, match="contains nan"):
             net.fit(X, y, epochs=1, warm_start=True)
 
-    for a, b in zip(net.parameters(), before):
+    for a, b in zip(net.parameters(), before, strict=True):
         assert np.array_equal(a, b)
 
 

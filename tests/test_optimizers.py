@@ -28,8 +28,8 @@ def _run(optimizer, params, grads):
 
 def _assert_trajectories_equal(actual, expected):
     assert len(actual) == len(expected)
-    for got_step, want_step in zip(actual, expected):
-        for got, want in zip(got_step, want_step):
+    for got_step, want_step in zip(actual, expected, strict=True):
+        for got, want in zip(got_step, want_step, strict=True):
             np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-15)
 
 
@@ -40,7 +40,7 @@ def test_plain_sgd(rng):
     # θ ← θ - lr g
     expected, theta = [], [p.copy() for p in params]
     for g in grads:
-        theta = [p - lr * gi for p, gi in zip(theta, g)]
+        theta = [p - lr * gi for p, gi in zip(theta, g, strict=True)]
         expected.append(theta)
 
     _assert_trajectories_equal(_run(SGD(lr=lr), params, grads), expected)
@@ -59,12 +59,12 @@ def test_sgd_with_momentum(nesterov, rng):
     theta = [p.copy() for p in params]
     velocity = [np.zeros_like(p) for p in params]
     for g in grads:
-        velocity = [mu * v + gi for v, gi in zip(velocity, g)]
+        velocity = [mu * v + gi for v, gi in zip(velocity, g, strict=True)]
         if nesterov:
-            steps = [gi + mu * v for gi, v in zip(g, velocity)]
+            steps = [gi + mu * v for gi, v in zip(g, velocity, strict=True)]
         else:
             steps = velocity
-        theta = [p - lr * s for p, s in zip(theta, steps)]
+        theta = [p - lr * s for p, s in zip(theta, steps, strict=True)]
         expected.append(theta)
 
     optimizer = SGD(lr=lr, momentum=mu, nesterov=nesterov)
@@ -87,11 +87,11 @@ def test_adam(rng):
     m = [np.zeros_like(p) for p in params]
     v = [np.zeros_like(p) for p in params]
     for t, g in enumerate(grads, start=1):
-        m = [b1 * mi + (1 - b1) * gi for mi, gi in zip(m, g)]
-        v = [b2 * vi + (1 - b2) * gi**2 for vi, gi in zip(v, g)]
+        m = [b1 * mi + (1 - b1) * gi for mi, gi in zip(m, g, strict=True)]
+        v = [b2 * vi + (1 - b2) * gi**2 for vi, gi in zip(v, g, strict=True)]
         theta = [
             p - lr * (mi / (1 - b1**t)) / (np.sqrt(vi / (1 - b2**t)) + eps)
-            for p, mi, vi in zip(theta, m, v)
+            for p, mi, vi in zip(theta, m, v, strict=True)
         ]
         expected.append(theta)
 

@@ -30,7 +30,7 @@ def _assert_same_state(before, after):
     arrays_before, t_before, epochs_before = before
     arrays_after, t_after, epochs_after = after
     assert len(arrays_before) == len(arrays_after)
-    for a, b in zip(arrays_before, arrays_after):
+    for a, b in zip(arrays_before, arrays_after, strict=True):
         assert a.tobytes() == b.tobytes()
     assert (t_before, epochs_before) == (t_after, epochs_after)
 
@@ -84,7 +84,7 @@ def test_c15_declared_class_in_a_later_batch_trains():
     assert len(history) == 1 and np.isfinite(history["loss"][0])
     assert len(net.history) == 2
     assert any(
-        not np.array_equal(a, b) for a, b in zip(before, net.parameters())
+        not np.array_equal(a, b) for a, b in zip(before, net.parameters(), strict=True)
     )
     assert net.predict_proba(case.X_BATCH_2).shape == (1, 4)
 
@@ -196,7 +196,7 @@ def test_one_call_equals_one_epoch_of_fit(shuffle, rng):
     )
     want = whole.fit(X, y, epochs=1, batch_size=4, shuffle=shuffle, seed=3)
 
-    for a, b in zip(pieces.parameters(), whole.parameters()):
+    for a, b in zip(pieces.parameters(), whole.parameters(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert got["loss"] == want["loss"]
     assert got["accuracy"] == want["accuracy"]
@@ -217,7 +217,7 @@ def test_calls_in_a_row_continue_weights_optimizer_and_shuffling(rng):
         pieces.partial_fit(X, y, batch_size=5, seed=7)
     whole.fit(X, y, epochs=4, batch_size=5, seed=7)
 
-    for a, b in zip(pieces.parameters(), whole.parameters()):
+    for a, b in zip(pieces.parameters(), whole.parameters(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert pieces.optimizer.t == whole.optimizer.t == 12
     assert pieces.history["loss"] == whole.history["loss"]

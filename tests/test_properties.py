@@ -112,7 +112,7 @@ def test_save_and_load_round_trips_any_network(case):
         np.testing.assert_array_equal(
             loaded.predict_proba(X), net.predict_proba(X)
         )
-    for mine, theirs in zip(net.parameters(), loaded.parameters()):
+    for mine, theirs in zip(net.parameters(), loaded.parameters(), strict=True):
         assert mine.dtype == theirs.dtype
         np.testing.assert_array_equal(mine, theirs)
     assert loaded.config() == net.config()

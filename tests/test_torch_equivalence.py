@@ -154,7 +154,7 @@ def test_weights_match_pytorch_after_training():
 
     linears = [m for m in model if isinstance(m, torch.nn.Linear)]
     assert len(linears) == len(net.layers)
-    for layer, linear in zip(net.layers, linears):
+    for layer, linear in zip(net.layers, linears, strict=True):
         W = linear.weight.detach().numpy().T  # back to (n_in, n_out)
         b = linear.bias.detach().numpy()
         np.testing.assert_allclose(layer.params["W"], W, rtol=1e-9, atol=1e-12)

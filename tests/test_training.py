@@ -45,7 +45,7 @@ class _ParamsPerEpoch(Callback):
 
 def _assert_params_equal(actual, expected):
     assert len(actual) == len(expected)
-    for a, b in zip(actual, expected):
+    for a, b in zip(actual, expected, strict=True):
         assert np.array_equal(a, b)
 
 
@@ -451,7 +451,7 @@ def _reference_divergence_epoch(X, y, params, lr, epochs, hidden):
                 ]
             else:
                 grads = [X.T @ d_out, d_out.sum(axis=0)]
-            params = [p - lr * g for p, g in zip(params, grads)]
+            params = [p - lr * g for p, g in zip(params, grads, strict=True)]
     return None
 
 
@@ -659,7 +659,7 @@ def test_c29_gradients_are_idempotent():
         return net.loss_and_gradients(case.X, targets)[0]
 
     step = case.FINITE_DIFFERENCE_STEP
-    for param, grad in zip(net.parameters(), g1):
+    for param, grad in zip(net.parameters(), g1, strict=True):
         numeric = numerical_gradient(objective, param, eps=step)
         assert relative_error(grad, numeric) < case.RELATIVE_TOLERANCE
 
@@ -685,8 +685,8 @@ def test_c29_a_step_after_other_calls_equals_a_fresh_step(optimizer):
     if optimizer == "sgd":
         start = _c29_net()
         _, grads = start.loss_and_gradients(case.X, targets)
-        expected = [p - 0.1 * g for p, g in zip(start.parameters(), grads)]
-        for got, want in zip(used.parameters(), expected):
+        expected = [p - 0.1 * g for p, g in zip(start.parameters(), grads, strict=True)]
+        for got, want in zip(used.parameters(), expected, strict=True):
             np.testing.assert_allclose(got, want, rtol=1e-15, atol=1e-15)
 
 
@@ -701,7 +701,7 @@ def test_c29_optimizer_step_uses_the_last_batch_gradients():
     net.feedforward(case.X_OTHER)
     _assert_params_equal(net.gradients(), grads)
 
-    expected = [p - 0.1 * g for p, g in zip(net.parameters(), grads)]
+    expected = [p - 0.1 * g for p, g in zip(net.parameters(), grads, strict=True)]
     net.optimizer.step(net.parameters(), net.gradients())
     _assert_params_equal(net.parameters(), expected)
 

@@ -93,7 +93,7 @@ def test_fit_starts_from_the_weights_build_draws(trained):
     _, _, _, _, from_build, from_fit = trained
     assert len(from_build) == 2
     assert [w.shape for w in from_build] == [(3, 4), (4, 1)]
-    for built, fitted in zip(from_build, from_fit):
+    for built, fitted in zip(from_build, from_fit, strict=True):
         assert np.array_equal(built, fitted)
         assert built.min() >= 0.0
         assert built.max() < 1.0
