@@ -198,3 +198,34 @@ def test_checkpoint_with_tampered_optimizer_state_is_refused(digits, tmp_path):
                 out.writestr(item, source.read(item))
     with pytest.raises(ModelFileError, match="optimizer.m0"):
         load_checkpoint(damaged)
+
+
+def test_resume_refuses_fewer_epochs_than_saved(digits, tmp_path):
+    X, y = digits
+    path = tmp_path / "run.ckpt"
+    make_net().fit(X, y, epochs=3, seed=0, callbacks=[Checkpoint(path)])
+    with pytest.raises(ValueError, match="at epoch 3, past epochs=2"):
+        make_net().fit(X, y, epochs=2, seed=0, resume=path)
+
+
+def test_resume_refuses_relabelled_targets(digits, tmp_path):
+    # Labels 0..9 and 0, 10, ..., 90 encode to the same codes, so only the
+    # class check can tell the runs apart.
+    X, y = digits
+    path = tmp_path / "run.ckpt"
+    make_net().fit(X, y, epochs=1, seed=0, callbacks=[Checkpoint(path)])
+    with pytest.raises(ValueError, match="other class labels"):
+        make_net().fit(X, y * 10, epochs=2, seed=0, resume=path)
+
+
+def test_another_network_message_names_what_differs(digits, tmp_path):
+    X, y = digits
+    path = tmp_path / "run.ckpt"
+    make_net().fit(X, y, epochs=1, seed=0, callbacks=[Checkpoint(path)])
+    other = Network([Dense(16, "relu"), Dense(10, "softmax")],
+                    loss="categorical_crossentropy", optimizer="sgd",
+                    standardize=True)
+    with pytest.raises(ValueError, match="another network") as error:
+        other.fit(X, y, epochs=2, seed=0, resume=path)
+    assert "optimizer" in str(error.value)
+    assert "layers" not in str(error.value)

@@ -552,3 +552,40 @@ def test_c14_single_class_is_the_only_line_even_without_q(tmp_path, capsys):
         "classifier needs at least two"
     ]
     assert not out_path.exists()
+
+
+def test_resume_refuses_other_training_options(tmp_path, capsys):
+    ckpt = str(tmp_path / "run.ckpt")
+    assert main(["train", "--data", "xor", "--epochs", "2", "-q",
+                 "--no-plot", "--checkpoint", ckpt,
+                 "--out", str(tmp_path / "m.npz")]) == 0
+    capsys.readouterr()
+    status, _, err = run_cli(capsys, "train", "--resume", ckpt, "--lr", "0.1",
+                             "--layers", "8", "--out", str(tmp_path / "n.npz"))
+    assert status == 2
+    assert "leave out --layers, --lr" in err
+    assert not (tmp_path / "n.npz").exists()
+
+
+def test_resume_with_more_epochs_equals_the_longer_run(tmp_path, capsys):
+    common = ["--data", "xor", "-q", "--no-plot", "--layers", "8"]
+    assert main(["train", *common, "--epochs", "7",
+                 "--out", str(tmp_path / "long.npz")]) == 0
+    ckpt = str(tmp_path / "run.ckpt")
+    assert main(["train", *common, "--epochs", "4", "--checkpoint", ckpt,
+                 "--out", str(tmp_path / "short.npz")]) == 0
+    assert main(["train", "--resume", ckpt, "--epochs", "7", "-q",
+                 "--no-plot", "--out", str(tmp_path / "more.npz")]) == 0
+    longer = Network.load(tmp_path / "long.npz")
+    resumed = Network.load(tmp_path / "more.npz")
+    for p, q in zip(longer.parameters(), resumed.parameters(), strict=True):
+        np.testing.assert_array_equal(p, q)
+    assert len(resumed.history) == 7
+
+
+def test_checkpoint_every_without_checkpoint_is_a_usage_error(tmp_path,
+                                                             capsys):
+    status, _, err = run_cli(capsys, "train", "--checkpoint-every", "2",
+                             "--out", str(tmp_path / "m.npz"))
+    assert status == 2
+    assert "--checkpoint-every needs --checkpoint PATH" in err

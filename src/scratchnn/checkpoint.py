@@ -9,6 +9,8 @@ run had never stopped, even after the process was killed.
 """
 import logging
 
+import numpy as np
+
 from .errors import ModelFileError
 from .persistence import load_model, save_model
 from .training import Callback, History, TrainingState
@@ -113,10 +115,29 @@ def restore(network, saved, state: TrainingState) -> None:
     the same network, fit arguments and prepared data.
     """
     training = saved.checkpoint["training"]
-    if saved.config() != network.config():
+    theirs, ours = saved.config(), network.config()
+    if theirs != ours:
+        changed = ", ".join(
+            f"{key} {theirs[key]!r:.80} there, {ours[key]!r:.80} here"
+            for key in ours
+            if theirs.get(key) != ours[key]
+        )
         raise ValueError(
-            "the checkpoint was made for another network: it has "
-            f"{saved.config()}, this one is {network.config()}"
+            f"the checkpoint was made for another network ({changed}); "
+            f"resume with the network it was made for"
+        )
+    if saved.encoder is not None and network.encoder is not None:
+        if not np.array_equal(saved.encoder.classes_,
+                              network.encoder.classes_):
+            raise ValueError(
+                "the checkpoint was made with other class labels; resume "
+                "with the same y"
+            )
+    if training["epoch"] > state.arguments["epochs"]:
+        raise ValueError(
+            f"the checkpoint is at epoch {training['epoch']}, past "
+            f"epochs={state.arguments['epochs']}; ask for at least "
+            f"{training['epoch']} epochs"
         )
     # Only the number of epochs may grow: the rest decides what each
     # epoch does.

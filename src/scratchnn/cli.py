@@ -38,6 +38,10 @@ class UserError(Exception):
     """A mistake in the command line or its files: one line, exit 1."""
 
 
+class UsageError(UserError):
+    """Options that cannot go together: one line, exit 2."""
+
+
 # ----------------------------------------------------------------------
 # Output
 # ----------------------------------------------------------------------
@@ -338,6 +342,8 @@ TRAINING_OPTIONS = (
 
 
 def cmd_train(args, console: Console) -> int:
+    if args.checkpoint_every != 1 and not (args.checkpoint or args.resume):
+        raise UsageError("--checkpoint-every needs --checkpoint PATH")
     if args.resume:
         _use_checkpoint_options(args, console)
     plot_path = _output_paths(args)
@@ -415,8 +421,13 @@ def cmd_train(args, console: Console) -> int:
 
 
 def _use_checkpoint_options(args, console: Console) -> None:
-    """Take the training options of the run saved in --resume's checkpoint."""
-    stored = load_checkpoint(args.resume).metadata.get("arguments")
+    """Take the training options of the run saved in --resume's checkpoint.
+
+    Only --epochs may be given again, to train the run for longer; any
+    other training option would change what the saved epochs mean.
+    """
+    saved = load_checkpoint(args.resume).metadata
+    stored = saved.get("arguments")
     if not isinstance(stored, dict) or any(
         key not in stored for key in TRAINING_OPTIONS
     ):
@@ -424,8 +435,25 @@ def _use_checkpoint_options(args, console: Console) -> None:
             f"{args.resume!r} was not written by scratchnn train "
             f"--checkpoint; resume it from Python with fit(resume=...)"
         )
+    defaults = vars(build_parser().parse_args(["train"]))
+    given = [
+        key for key in TRAINING_OPTIONS
+        if key != "epochs" and getattr(args, key) != defaults[key]
+    ]
+    if given:
+        flags = ", ".join("--" + key.replace("_", "-") for key in given)
+        raise UsageError(
+            f"--resume takes the training options from the checkpoint; "
+            f"leave out {flags} (only --epochs may be given, to train longer)"
+        )
+    epochs = args.epochs if args.epochs != defaults["epochs"] else None
     for key in TRAINING_OPTIONS:
         setattr(args, key, stored[key])
+    if epochs is not None:
+        args.epochs = epochs
+    if not saved.get("bundled", True):
+        # The absolute path, so a run resumes from any folder.
+        args.data = saved["data"]
     if args.checkpoint is None:
         args.checkpoint = args.resume
         args.checkpoint_every = stored.get("checkpoint_every", 1)
@@ -751,6 +779,9 @@ def main(argv: list[str] | None = None) -> int:
             print("scratchnn: error: out of memory; use smaller --layers, "
                   "less data or a smaller --batch-size", file=sys.stderr)
             return EXIT_ERROR
+        except UsageError as error:
+            print(f"scratchnn: error: {error}", file=sys.stderr)
+            return EXIT_USAGE
         except (UserError, ScratchnnError, ValueError, TypeError,
                 OSError) as error:
             print(f"scratchnn: error: {error}", file=sys.stderr)
