@@ -179,6 +179,16 @@ def _shared_options(parser, top_level: bool) -> None:
                         help="print the results as one JSON object")
 
 
+def _command(commands, name: str, summary: str, description: str):
+    """A sub-command with the shared options and the defaults shown."""
+    parser = commands.add_parser(
+        name, formatter_class=HelpFormatter, help=summary,
+        description=description,
+    )
+    _shared_options(parser, top_level=False)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="scratchnn",
@@ -201,14 +211,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_train(commands) -> None:
-    train = commands.add_parser(
-        "train", formatter_class=HelpFormatter,
-        help="train a network and save it",
-        description="Train a network on a bundled dataset or a CSV file, "
-                    "report its accuracy on held-out test rows, save the "
-                    "model and a PNG of its training curves.",
+    train = _command(
+        commands, "train", "train a network and save it",
+        "Train a network on a bundled dataset or a CSV file, report its "
+        "accuracy on held-out test rows, save the model and a PNG of its "
+        "training curves.",
     )
-    _shared_options(train, top_level=False)
     _add_data_options(train, default="digits")
     train.add_argument("--layers", type=_layer_widths, default="64",
                        help="hidden layer widths, comma-separated; the "
@@ -267,29 +275,24 @@ def _add_train(commands) -> None:
 
 
 def _add_evaluate(commands) -> None:
-    evaluate = commands.add_parser(
-        "evaluate", formatter_class=HelpFormatter,
-        help="score a saved model on labelled data",
-        description="Print loss and accuracy with a confusion matrix (RMSE "
-                    "and R² for regression). On the data the model was "
-                    "trained on, only the held-out test rows are scored.",
+    evaluate = _command(
+        commands, "evaluate", "score a saved model on labelled data",
+        "Print loss and accuracy with a confusion matrix (RMSE and R² for "
+        "regression). On the data the model was trained on, only the "
+        "held-out test rows are scored.",
     )
-    _shared_options(evaluate, top_level=False)
     evaluate.add_argument("model", help="a model file written by train")
     _add_data_options(evaluate, default=None)
     evaluate.set_defaults(run=cmd_evaluate)
 
 
 def _add_predict(commands) -> None:
-    predict = commands.add_parser(
-        "predict", formatter_class=HelpFormatter,
-        help="predict each row of a CSV file",
-        description="Print one prediction per row of INPUT, a CSV file with "
-                    "the model's feature columns (matched by name, in any "
-                    "order; a column named like the training target is "
-                    "ignored).",
+    predict = _command(
+        commands, "predict", "predict each row of a CSV file",
+        "Print one prediction per row of INPUT, a CSV file with the model's "
+        "feature columns (matched by name, in any order; a column named "
+        "like the training target is ignored).",
     )
-    _shared_options(predict, top_level=False)
     predict.add_argument("model", help="a model file written by train")
     predict.add_argument("input", help="CSV file of feature rows")
     predict.add_argument("--out", default=None,
@@ -299,15 +302,12 @@ def _add_predict(commands) -> None:
 
 
 def _add_tutorial(commands) -> None:
-    tutorial = commands.add_parser(
-        "tutorial", formatter_class=HelpFormatter,
-        help="rerun the original tutorial's 3-4-1 network",
-        description="The network of James Loy's 'How to build your own "
-                    "Neural Network from scratch in Python': 3-4-1 sigmoid, "
-                    "no biases, U[0, 1) weights, sum of squared errors, "
-                    "full batch, learning rate 1.",
+    tutorial = _command(
+        commands, "tutorial", "rerun the original tutorial's 3-4-1 network",
+        "The network of James Loy's 'How to build your own Neural Network "
+        "from scratch in Python': 3-4-1 sigmoid, no biases, U[0, 1) "
+        "weights, sum of squared errors, full batch, learning rate 1.",
     )
-    _shared_options(tutorial, top_level=False)
     tutorial.add_argument("--seed", type=_bounded(int, 0), default=0,
                           help="seed for the initial weights")
     tutorial.add_argument("--epochs", type=_bounded(int, 1), default=1500,
