@@ -38,10 +38,12 @@ class Optimizer:
     def __init__(self, lr: float):
         self.lr = _check_lr(lr)
         self.t = 0
+        self._scratch_arrays: list[np.ndarray] = []
 
     def reset(self) -> None:
         """Forget all state, as before the first step."""
         self.t = 0
+        self._scratch_arrays = []
 
     def step(self, params: list, grads: list) -> None:
         raise NotImplementedError
@@ -67,15 +69,11 @@ class Optimizer:
         return {}
 
     def _scratch(self, params: list) -> list[np.ndarray]:
-        """One work array per parameter, made once: steps allocate nothing."""
-        scratch = getattr(self, "_scratch_arrays", None)
-        if scratch is None or len(scratch) != len(params) or any(
-            s.shape != p.shape or s.dtype != p.dtype
-            for s, p in zip(scratch, params)
-        ):
-            scratch = [np.empty_like(p) for p in params]
-            self._scratch_arrays = scratch
-        return scratch
+        """One work array per parameter, made at the first step after a
+        reset (new weights reset the optimizer): steps allocate nothing."""
+        if not self._scratch_arrays:
+            self._scratch_arrays = [np.empty_like(p) for p in params]
+        return self._scratch_arrays
 
     def config(self) -> dict:
         return {"name": self.name, "lr": self.lr}
