@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from . import training
+from . import streaming, training
 from .data import LabelEncoder, StandardScaler, train_test_split
 from .errors import DataError, NotFittedError
 from .layers import Dense
@@ -360,11 +360,13 @@ class Network:
 
             saved = load_checkpoint(resume)
 
-        X = check_features(X, "X")
+        # A memory-mapped X stays on disk and is read a batch at a time.
+        streamed = streaming.is_mapped(X)
+        X = _check_streamed(X) if streamed else check_features(X, "X")
         check_lengths(X, y)
         continuing = warm_start and self.is_built
         if continuing:
-            check_features(X, "X", n_features=self.n_features_in_)
+            _check_width(X, self.n_features_in_)
             encoder = self.encoder
         else:
             encoder = LabelEncoder() if self.is_classifier else None
@@ -400,8 +402,15 @@ class Network:
                 X, targets, labels, n_val, rng
             )
         if self.standardize and not continuing:
-            self.scaler = StandardScaler().fit(X)
-        x = self._scale(X, "X")
+            if streamed:
+                self.scaler = StandardScaler().fit_blocks(X.blocks, X.shape)
+            else:
+                self.scaler = StandardScaler().fit(X)
+        if streamed:
+            X.prepare(self.scaler, self.dtype)
+            x = X
+        else:
+            x = self._scale(X, "X")
         targets = as_dtype(targets, self.dtype, "y")
         if val is not None:
             X_val, val_targets = val
@@ -564,8 +573,12 @@ class Network:
             seed=seed,
             stratify=labels is not None,
         )
-        val = (X[val_rows], targets[val_rows])
         kept_labels = None if labels is None else labels[train_rows]
+        if isinstance(X, streaming.MappedRows):
+            # The held-out rows are read into memory; the rest stay mapped.
+            val = (X.gather(val_rows), targets[val_rows])
+            return X.subset(train_rows), val, targets[train_rows], kept_labels
+        val = (X[val_rows], targets[val_rows])
         return X[train_rows], val, targets[train_rows], kept_labels
 
     def _scale(self, X: np.ndarray, name: str) -> np.ndarray:
@@ -878,22 +891,108 @@ class Network:
         }
 
     def summary(self) -> str:
-        """A table of the layers with their shapes and parameter counts."""
-        rows = [f"{'layer':<8}{'shape':<16}{'activation':<12}{'params':>8}"]
+        """A table of the layers, then the loss, optimizer and training.
+
+        Each layer shows its input and output widths, the shapes of its
+        weights and bias, its activation and its parameter count; then
+        come the total, the loss and optimizer settings, the training
+        data's shape and the metrics of the last epoch in `history`.
+
+        Notes
+        -----
+        The number of training rows is known only from
+        ``metadata["train_shape"]`` ([rows, features]), which the command
+        line records; otherwise only the feature count is shown. Widths,
+        shapes and counts read "?" until the network is built.
+        """
+        header = ("layer", "input", "output", "weights", "activation",
+                  "params")
+        table = [header]
         for i, layer in enumerate(self.layers):
-            shape = f"{layer.n_in or '?'} -> {layer.units}"
-            name = layer.activation.name
-            rows.append(f"{i:<8}{shape:<16}{name:<12}{layer.n_params:>8}")
+            shapes = ", ".join(
+                f"{key} {value.shape}" for key, value in layer.params.items()
+            )
+            # Settings such as leaky_relu's slope are part of the name.
+            config = layer.activation.config()
+            settings = ", ".join(
+                f"{key}={value}" for key, value in config.items()
+                if key != "name"
+            )
+            name = config["name"] + (f"({settings})" if settings else "")
+            count = str(layer.n_params) if layer.params else "?"
+            n_in = layer.n_in or "?"
+            table.append(
+                (str(i), str(n_in), str(layer.units), shapes or "?", name,
+                 count)
+            )
+
+        # Numbers right-aligned, words left-aligned, columns 2 apart.
+        widths = [max(len(row[c]) for row in table) for c in range(6)]
+        numeric = {1, 2, 5}
+        lines = [
+            "  ".join(
+                cell.rjust(w) if c in numeric else cell.ljust(w)
+                for c, (cell, w) in enumerate(zip(row, widths))
+            ).rstrip()
+            for row in table
+        ]
+
         total = sum(p.size for p in self.parameters())
-        rows.append(f"total parameters: {total}")
-        rows.append(f"loss: {self.loss.name}  optimizer: {self.optimizer.name}")
-        return "\n".join(rows)
+        lines.append(
+            f"total parameters: {total}" if self.is_built
+            else "total parameters: ? (not built yet)"
+        )
+        optimizer = self.optimizer.config()
+        settings = ", ".join(
+            f"{key} {value:g}" if isinstance(value, float)
+            else f"{key} {value}"
+            for key, value in optimizer.items() if key != "name"
+        )
+        lines.append(f"loss: {self.loss.name}  optimizer: "
+                     f"{optimizer['name']} ({settings})")
+        if self.is_built:
+            shape = self.metadata.get("train_shape")
+            rows = ""
+            if isinstance(shape, list) and len(shape) == 2:
+                rows = f"{shape[0]} rows x "
+            lines.append(
+                f"training data: {rows}{self.n_features_in_} features"
+            )
+        if self.history is not None and len(self.history) > 0:
+            final = "  ".join(
+                f"{key} {values[-1]:.4f}"
+                for key, values in self.history.history.items()
+                if key != "seconds"
+            )
+            lines.append(f"after epoch {len(self.history)}: {final}")
+        return "\n".join(lines)
 
     def __repr__(self) -> str:
         layers = ", ".join(repr(layer) for layer in self.layers)
         return (
             f"Network([{layers}], loss={self.loss.name!r}, "
             f"optimizer={self.optimizer.name!r})"
+        )
+
+
+def _check_streamed(X) -> "streaming.MappedRows":
+    """A memory-mapped X as MappedRows, its values checked block by block."""
+    rows = X if isinstance(X, streaming.MappedRows) else streaming.MappedRows(X)
+    if len(rows) == 0:
+        raise DataError(
+            f"X has 0 samples (shape {rows.shape}); need at least 1"
+        )
+    rows.check_values()
+    return rows
+
+
+def _check_width(X, n_features: int) -> None:
+    """Refuse X whose columns are not the ones the network was built for."""
+    if X.shape[1] != n_features:
+        raise DataError(
+            f"the model expects {n_features} features, got {X.shape[1]} "
+            f"(X has shape {X.shape}); give the same columns, in the "
+            f"same order, as in training"
         )
 
 

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from .errors import DataError, NotFittedError
+from .streaming import block_rows
 from .validation import (
     check_class_labels,
     check_seed,
@@ -161,6 +162,13 @@ def train_test_split(
 # Preprocessing
 # ---------------------------------------------------------------------------
 
+def _row_blocks(X: np.ndarray):
+    """(start, rows) blocks of an in-memory float64 array, as views."""
+    step = block_rows(X.shape[1])
+    for start in range(0, len(X), step):
+        yield start, X[start:start + step]
+
+
 def _as_features(X, name: str = "X") -> np.ndarray:
     """Return X as a new float64 2-D array of finite values, or raise."""
     try:
@@ -231,29 +239,51 @@ class StandardScaler:
                 f"a StandardScaler"
             )
 
+        return self.fit_blocks(lambda: _row_blocks(X), X.shape)
+
+    def fit_blocks(self, make_blocks, shape: tuple) -> "StandardScaler":
+        """Fit from blocks of rows, for data too large to hold at once.
+
+        `make_blocks()` must give, each time it is called, the same finite
+        float64 blocks (start, rows) that together make data of `shape`;
+        three passes are made. `fit` uses it too, so both agree exactly.
+        """
+        n_samples, n_features = shape
         # Squares of values near 1e200 overflow (and near 1e-200 vanish),
         # so each column is first divided by the power of two just above its
         # largest |value|. That division is exact and leaves values in
         # (-1, 1); the mean and std, scaled back, are then at most the
         # largest |value|, so they are finite for any finite column.
-        max_abs = np.abs(X).max(axis=0)
+        high = np.full(n_features, -np.inf)
+        low = np.full(n_features, np.inf)
+        for _, block in make_blocks():
+            np.maximum(high, block.max(axis=0), out=high)
+            np.minimum(low, block.min(axis=0), out=low)
+        max_abs = np.maximum(np.abs(high), np.abs(low))
         _, exponent = np.frexp(max_abs)
-        unit = np.ldexp(X, -exponent)
-        mean = np.ldexp(unit.mean(axis=0), exponent)
-        std = np.ldexp(unit.std(axis=0), exponent)
+
+        total = np.zeros(n_features)
+        for _, block in make_blocks():
+            total += np.ldexp(block, -exponent).sum(axis=0)
+        unit_mean = total / n_samples
+        squares = np.zeros(n_features)
+        for _, block in make_blocks():
+            squares += np.square(np.ldexp(block, -exponent) - unit_mean).sum(axis=0)
+        mean = np.ldexp(unit_mean, exponent)
+        std = np.ldexp(np.sqrt(squares / n_samples), exponent)
 
         # A constant column's mean can come out one rounding step away from
         # its value (e.g. three 0.1s), so take the value itself; and treat
         # a spread no bigger than rounding noise as no spread at all.
-        constant = X.max(axis=0) == X.min(axis=0)
-        mean[constant] = X[0, constant]
-        noise_level = len(X) * np.finfo(np.float64).eps * max_abs
+        constant = high == low
+        mean[constant] = high[constant]
+        noise_level = n_samples * np.finfo(np.float64).eps * max_abs
         flat = constant | (std <= noise_level)
         std[flat] = 1.0
 
         self.mean_ = mean
         self.scale_ = std
-        self.n_features_in_ = X.shape[1]
+        self.n_features_in_ = n_features
         return self
 
     def transform(self, X) -> np.ndarray:

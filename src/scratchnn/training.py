@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import TrainingDivergedError, TrainingInterruptedWarning
+from .streaming import MappedRows
 
 logger = logging.getLogger(__name__)
 
@@ -203,14 +204,25 @@ class TrainingState:
     targets: np.ndarray
     epoch: int = 0
     history: History = field(default_factory=History)
+    _digest: str | None = field(default=None, repr=False)
 
     def data_digest(self) -> str:
-        """SHA-256 of the prepared training arrays, as hex."""
-        digest = hashlib.sha256()
-        for array in (self.x, self.targets):
-            digest.update(str((array.shape, array.dtype.str)).encode())
-            digest.update(np.ascontiguousarray(array).data)
-        return digest.hexdigest()
+        """SHA-256 of the prepared training arrays, as hex.
+
+        Worked out once per run: the data cannot change during it. Mapped
+        rows are hashed block by block, to the same digest as in memory.
+        """
+        if self._digest is None:
+            digest = hashlib.sha256()
+            for array in (self.x, self.targets):
+                digest.update(str((array.shape, array.dtype.str)).encode())
+                if isinstance(array, MappedRows):
+                    for block in array.prepared_blocks():
+                        digest.update(block.data)
+                else:
+                    digest.update(np.ascontiguousarray(array).data)
+            self._digest = digest.hexdigest()
+        return self._digest
 
 
 class _EpochSnapshot:
@@ -332,20 +344,28 @@ def _one_epoch(network, x, targets, labels, batch_size, order) -> dict:
     n_samples = x.shape[0]
     sums_loss = network.loss.name == "sse"
     total_loss, correct = 0.0, 0
-    if order is not None:
-        # Shuffled batches are gathered into two arrays made once per
-        # epoch; mode="clip" skips a bounds pass and a buffered copy.
+    mapped = isinstance(x, MappedRows)
+    if order is not None or mapped:
+        # Batches are gathered into two arrays made once per epoch;
+        # mode="clip" skips a bounds pass and a buffered copy.
         x_buffer = np.empty((batch_size, x.shape[1]), x.dtype)
         t_buffer = np.empty((batch_size, targets.shape[1]), targets.dtype)
     for start in range(0, n_samples, batch_size):
         rows = slice(start, start + batch_size)
-        if order is None:
+        if order is not None:
+            rows = order[rows]
+        if order is None and not mapped:
             xb, tb = x[rows], targets[rows]  # views, no copy
         else:
-            rows = order[rows]
-            n = rows.shape[0]
-            xb = np.take(x, rows, axis=0, out=x_buffer[:n], mode="clip")
-            tb = np.take(targets, rows, axis=0, out=t_buffer[:n], mode="clip")
+            n = min(batch_size, n_samples - start)
+            if mapped:
+                xb = x.take(rows, out=x_buffer[:n])
+            else:
+                xb = np.take(x, rows, axis=0, out=x_buffer[:n], mode="clip")
+            if order is None:
+                tb = targets[rows]
+            else:
+                tb = np.take(targets, rows, axis=0, out=t_buffer[:n], mode="clip")
 
         loss = network.train_step(xb, tb)
         if not np.isfinite(loss):

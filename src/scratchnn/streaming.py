@@ -1,0 +1,243 @@
+"""Training on a memory-mapped array larger than memory.
+
+`np.load(path, mmap_mode="r")` gives an array whose rows stay on disk until
+they are read. `Network.fit` keeps such an array where it is: every check
+and statistic is taken block by block, and each mini-batch is gathered,
+standardised and cast on its own, so only the rows in use are ever copied.
+
+Reading a mapped page makes it part of the process's resident memory until
+the mapping goes, so a pass over a 3 GB file would still leave 3 GB
+resident. `MappedRows` therefore hands the pages back (madvise DONTNEED)
+after every `RELEASE_BYTES` it reads; they stay in the kernel's page cache,
+so reading them again costs a minor page fault, not a disk read.
+
+Per row the arithmetic is the in-memory path's own ((x - mean) / scale in
+float64, then the cast), so a network trained from a mapped array equals,
+bit for bit, the one trained from the same array loaded into memory.
+"""
+import mmap
+
+import numpy as np
+
+from .errors import DataError
+from .validation import check_features
+
+# Bytes read from the mapping between two hand-backs of its pages.
+RELEASE_BYTES = 64 * 2**20
+
+# What one page fault on a random row may map: a large folio.
+_FOLIO_BYTES = 2**20
+
+# Rows per block in the passes over all the data: about 1 MB of float64,
+# so the temporaries of a pass stay small beside any data set.
+_BLOCK_BYTES = 2**20
+
+
+def mapping_of(X) -> "mmap.mmap | None":
+    """The mmap behind X (an np.memmap or any view of one), else None."""
+    base = X
+    while isinstance(base, np.ndarray):
+        base = base.base
+    return base if isinstance(base, mmap.mmap) else None
+
+
+def is_mapped(X) -> bool:
+    """True for data `fit` streams: a MappedRows or an mmap-backed array."""
+    return isinstance(X, MappedRows) or mapping_of(X) is not None
+
+
+def block_rows(n_features: int) -> int:
+    """Rows per block so a float64 block is about _BLOCK_BYTES."""
+    return max(1, _BLOCK_BYTES // (8 * max(1, n_features)))
+
+
+class MappedRows:
+    """Rows of a memory-mapped 2-D array, read a block or a batch at a time.
+
+    Parameters
+    ----------
+    array : ndarray backed by an mmap, shape (n_rows, n_features)
+        Left as it is; real numbers of any dtype (uint8 images included).
+    rows : 1-D int array or None, default=None
+        The rows of `array` that make up this data set, in order; None
+        takes them all. `scratchnn.streaming.MappedRows(X, train_rows)`
+        trains on a subset without copying it.
+
+    Notes
+    -----
+    `fit` calls `prepare(scaler, dtype)` before training; from then on
+    `take` returns rows standardised by `scaler` and cast to `dtype`.
+    """
+
+    def __init__(self, array, rows=None, name: str = "X"):
+        if isinstance(array, MappedRows):
+            raise TypeError("array is already a MappedRows")
+        if mapping_of(array) is None:
+            raise TypeError(
+                f"{name} must be a memory-mapped array, e.g. "
+                f"np.load(path, mmap_mode='r'); got {type(array).__name__}"
+            )
+        # The checks of check_features that need no pass over the values
+        # (dtype, 2-D, width), on the first row only.
+        check_features(np.asarray(array[:1]), name)
+        self.array = array
+        self.name = name
+        if rows is not None:
+            rows = np.asarray(rows)
+            if rows.ndim != 1 or rows.dtype.kind not in "iu":
+                raise TypeError(f"rows must be a 1-D integer array, got "
+                                f"{rows.dtype} of shape {rows.shape}")
+            if rows.size and (rows.min() < 0 or rows.max() >= len(array)):
+                raise IndexError(
+                    f"rows must lie in 0..{len(array) - 1} for {name} "
+                    f"with {len(array)} rows"
+                )
+            rows = rows.astype(np.intp, copy=False)
+        self.rows = rows
+        self._mapping = mapping_of(array)
+        self._unreleased = 0
+        self._row_bytes = array.strides[0]
+        self.scaler = None
+        self.dtype = np.dtype(np.float64)
+        self.column_min = self.column_max = None
+
+    @property
+    def shape(self) -> tuple:
+        n = len(self.array) if self.rows is None else len(self.rows)
+        return (n, self.array.shape[1])
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    # -- reading -------------------------------------------------------
+    def _raw(self, index) -> np.ndarray:
+        """Rows `index` (positions in this set: a slice or an int array)
+        in the file's dtype, counting the bytes read."""
+        if self.rows is not None:
+            index = self.rows[index]
+        if isinstance(index, slice):
+            block = self.array[index]
+        else:
+            block = np.take(self.array, index, axis=0, mode="clip")
+        self._unreleased += block.shape[0] * self._resident_per_row(index)
+        return block
+
+    def _resident_per_row(self, index) -> int:
+        """Bytes of mapping that reading one row may bring in, at most.
+
+        Read in order, a row costs its own bytes and a page it may share.
+        Read at random, one row's page fault maps the whole block of page
+        cache around it, which Linux keeps in "folios" of up to about a
+        MiB (measured: 0.7 MiB per random row on a 6.18 kernel).
+        """
+        if isinstance(index, slice):
+            return self._row_bytes + mmap.PAGESIZE
+        return max(self._row_bytes, _FOLIO_BYTES) + mmap.PAGESIZE
+
+    def _release_if_due(self) -> None:
+        if self._unreleased >= RELEASE_BYTES:
+            self.release()
+
+    def release(self) -> None:
+        """Hand the pages read so far back to the OS (they stay cached)."""
+        self._unreleased = 0
+        if hasattr(self._mapping, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+            self._mapping.madvise(mmap.MADV_DONTNEED)
+
+    def blocks(self):
+        """(start, rows as float64) for consecutive blocks of this set."""
+        step = block_rows(self.shape[1])
+        for start in range(0, len(self), step):
+            raw = self._raw(slice(start, start + step))
+            yield start, np.asarray(raw, dtype=np.float64)
+            self._release_if_due()
+        self.release()
+
+    # -- checks before training ----------------------------------------
+    def check_values(self) -> None:
+        """Refuse NaN and inf, naming the first; keep each column's range.
+
+        The column minima and maxima also tell, before any batch is read,
+        whether standardised values fit the network's dtype.
+        """
+        low = np.full(self.shape[1], np.inf)
+        high = np.full(self.shape[1], -np.inf)
+        with np.errstate(invalid="ignore"):
+            for start, block in self.blocks():
+                if not np.isfinite(np.sum(block)):
+                    bad = ~np.isfinite(block)
+                    if bad.any():
+                        row, column = np.argwhere(bad)[0]
+                        raise DataError(
+                            f"{self.name} contains {block[row, column]} at "
+                            f"row {start + row}, column {column} (counting "
+                            f"from 0); remove or fill in missing and "
+                            f"infinite values before training"
+                        )
+                np.minimum(low, block.min(axis=0), out=low)
+                np.maximum(high, block.max(axis=0), out=high)
+        self.column_min, self.column_max = low, high
+
+    def prepare(self, scaler, dtype) -> None:
+        """Standardise with `scaler` (or not: None) and cast to `dtype`.
+
+        Refuses, as the in-memory path does, a standardised value beyond
+        the dtype's range; the column extremes decide it without a pass.
+        """
+        if self.column_min is None:
+            self.check_values()
+        self.scaler, self.dtype = scaler, np.dtype(dtype)
+        extremes = np.stack([self.column_min, self.column_max])
+        if scaler is not None:
+            extremes = (extremes - scaler.mean_) / scaler.scale_
+        limit = np.finfo(self.dtype).max
+        too_big = np.abs(extremes) > limit
+        if too_big.any():
+            column = int(np.argwhere(too_big)[0][1])
+            after = " after standardising" if scaler is not None else ""
+            raise DataError(
+                f"{self.name}{after} reaches {extremes[:, column].max():g} "
+                f"in column {column}, beyond the {self.dtype.name} range of "
+                f"this network (±{limit:.4g}); scale the data down or use "
+                f"dtype='float64'"
+            )
+
+    # -- reading for training -------------------------------------------
+    def take(self, index, out: np.ndarray) -> np.ndarray:
+        """Rows `index` (a slice or positions), prepared, written into out."""
+        raw = self._raw(index)
+        if self.scaler is None:
+            np.copyto(out, raw, casting="unsafe")
+        else:
+            # The in-memory path's arithmetic: float64, then the cast.
+            np.copyto(out, (raw - self.scaler.mean_) / self.scaler.scale_,
+                      casting="unsafe")
+        self._release_if_due()
+        return out
+
+    def prepared_blocks(self):
+        """Blocks of prepared rows, as `take` gives them (for digests)."""
+        step = block_rows(self.shape[1])
+        for start in range(0, len(self), step):
+            n = min(step, len(self) - start)
+            out = np.empty((n, self.shape[1]), self.dtype)
+            yield self.take(slice(start, start + n), out)
+        self.release()
+
+    def gather(self, rows) -> np.ndarray:
+        """Rows at positions `rows`, unprepared, as a new in-memory array
+        (float64 for integer data, as `check_features` makes it)."""
+        block = self._raw(np.asarray(rows))
+        self.release()
+        if block.dtype not in (np.float32, np.float64):
+            block = block.astype(np.float64)
+        return block
+
+    def subset(self, rows) -> "MappedRows":
+        """These rows' positions `rows` as a MappedRows of their own."""
+        rows = np.asarray(rows)
+        mapped = rows if self.rows is None else self.rows[rows]
+        return MappedRows(self.array, mapped, self.name)
+
+    def __repr__(self) -> str:
+        return f"MappedRows(shape={self.shape}, dtype={self.array.dtype})"
