@@ -253,3 +253,46 @@ def test_empty_and_bad_rows_are_refused(tmp_path):
     strings = _mapped(tmp_path, np.array([["a", "b"]]), "s.npy")
     with pytest.raises(TypeError, match="real numbers"):
         _classifier().fit(strings, [0])
+
+
+@pytest.mark.parametrize("loss", ["categorical_crossentropy",
+                                  "binary_crossentropy", "mse", "sse"])
+def test_predict_and_evaluate_on_mapped_rows_match_memory(tmp_path, loss):
+    # 40,000 rows of 12 columns: four blocks of 10,922 rows, a short last.
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(40_000, 12)).astype(np.float32)
+    if loss == "categorical_crossentropy":
+        y, last = rng.integers(0, 3, len(X)), Dense(3, "softmax")
+    elif loss == "binary_crossentropy":
+        y, last = X[:, 0] > 0, Dense(1, "sigmoid")
+    else:
+        y, last = X[:, :2] @ np.array([[1.0, 2.0], [3.0, 4.0]]), Dense(2)
+    net = Network([Dense(5, "tanh"), last], loss=loss, standardize=True)
+    net.fit(X[:2000], y[:2000], epochs=1, seed=0)
+    X_map = _mapped(tmp_path, X)
+
+    # Blocks of other shapes may take other BLAS paths, so the outputs
+    # agree to float32 rounding, not always bit for bit.
+    if net.is_classifier:
+        np.testing.assert_allclose(net.predict_proba(X_map),
+                                   net.predict_proba(X), rtol=1e-5, atol=1e-6)
+        agree = np.mean(net.predict(X_map) == net.predict(X))
+        assert agree > 0.9995, agree  # only near-ties may flip
+    else:
+        np.testing.assert_allclose(net.predict(X_map), net.predict(X),
+                                   rtol=1e-5, atol=1e-5)
+    expected = net.evaluate(X, y)
+    found = net.evaluate(X_map, y)
+    assert found.keys() == expected.keys()
+    for key in expected:
+        assert found[key] == pytest.approx(expected[key], rel=1e-5), key
+    assert net.predict(MappedRows(X_map, np.array([], int))).shape[0] == 0
+
+
+def test_nan_in_mapped_rows_to_predict_names_the_purpose(tmp_path):
+    X, y = _data(np.float64)
+    net = _classifier()
+    net.fit(X, y, epochs=1, seed=0)
+    X[900, 4] = np.inf
+    with pytest.raises(DataError, match="row 900, column 4.*before predicting"):
+        net.predict(_mapped(tmp_path, X))

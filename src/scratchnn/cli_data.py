@@ -1,4 +1,4 @@
-"""Data as the command line sees it: a dataset name or a CSV path.
+"""Data as the command line sees it: a dataset name, a CSV or a .npy path.
 
 Loads either kind into one record with column names, splits off the test
 rows the same way in `train` and `evaluate`, lines a CSV's columns up with
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import data
+from . import data, streaming
 from .errors import DataError
 
 # A numeric CSV target with at most this many distinct whole numbers is
@@ -32,12 +32,26 @@ class Dataset:
     bundled: bool
 
 
+def is_npy(spec: str) -> bool:
+    return spec.lower().endswith(".npy")
+
+
 def is_csv(spec: str) -> bool:
-    return spec.lower().endswith(".csv") or os.sep in spec
+    return not is_npy(spec) and (
+        spec.lower().endswith(".csv") or os.sep in spec
+    )
 
 
 def load(spec: str, target: str | None = None, seed: int = 0) -> Dataset:
-    """A bundled dataset by name (columns x0, x1, ..., target y) or a CSV."""
+    """A bundled dataset by name (columns x0, x1, ..., target y), a CSV,
+    or a .npy file (memory-mapped: see `load_npy`)."""
+    if is_npy(spec):
+        if target is not None:
+            raise DataError(
+                f"--target names a CSV column; in {spec!r} the target is "
+                f"the last column, so leave --target out"
+            )
+        return load_npy(spec)
     if is_csv(spec):
         table = data.read_csv(spec, target=target)
         return Dataset(
@@ -58,6 +72,44 @@ def load(spec: str, target: str | None = None, seed: int = 0) -> Dataset:
     return Dataset(X, y, names, "y", spec, bundled=True)
 
 
+def load_npy(path: str) -> Dataset:
+    """A 2-D .npy file: features x0, x1, ... then the target, last column.
+
+    The file is memory-mapped, not read: training streams its rows (see
+    `scratchnn.streaming`), so it may be larger than memory. Only the
+    target column is copied into memory.
+    """
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise DataError(f"no such file: {path!r}") from None
+    except (ValueError, OSError) as error:
+        raise DataError(
+            f"cannot read {path!r} as a .npy array ({error}); write it with "
+            f"numpy.save from a numeric 2-D array"
+        ) from None
+    if not isinstance(array, np.ndarray) or array.ndim != 2:
+        shape = getattr(array, "shape", None)
+        raise DataError(
+            f"{path!r} holds an array of shape {shape}; it must be 2-D: one "
+            f"row per sample, the feature columns, then the target column"
+        )
+    if array.shape[1] < 2:
+        raise DataError(
+            f"{path!r} has {array.shape[1]} column(s); it needs at least "
+            f"one feature column and the target column, last"
+        )
+    if array.dtype.kind not in "iufb":
+        raise DataError(
+            f"{path!r} holds {array.dtype} values; features and target must "
+            f"be real numbers"
+        )
+    y = streaming.copy_column(array, -1)
+    names = [f"x{i}" for i in range(array.shape[1] - 1)]
+    return Dataset(array[:, :-1], y, names, "y", os.path.abspath(path),
+                   bundled=False)
+
+
 def load_like_training(spec: str, target: str | None, meta: dict) -> Dataset:
     """Load data to score a model: same target and columns as in training.
 
@@ -72,7 +124,8 @@ def load_like_training(spec: str, target: str | None, meta: dict) -> Dataset:
     expected = meta.get("feature_names")
     if expected and not dataset.bundled:
         order = columns_in_order(dataset.feature_names, expected, spec)
-        dataset.X = dataset.X[:, order]
+        if order != list(range(len(order))):  # a mapped file stays mapped
+            dataset.X = dataset.X[:, order]
         dataset.feature_names = list(expected)
     return dataset
 
@@ -121,6 +174,8 @@ def split(dataset: Dataset, test_size: float, seed: int, classify: bool):
     """
     if test_size == 0:
         return dataset.X, dataset.y, None, None
+    if streaming.is_mapped(dataset.X):
+        return _split_mapped(dataset, test_size, seed, classify)
     try:
         X_tr, X_te, y_tr, y_te = data.train_test_split(
             dataset.X, dataset.y, test_size=test_size, seed=seed,
@@ -129,6 +184,21 @@ def split(dataset: Dataset, test_size: float, seed: int, classify: bool):
     except DataError:
         return dataset.X, dataset.y, None, None
     return X_tr, y_tr, X_te, y_te
+
+
+def _split_mapped(dataset: Dataset, test_size: float, seed: int,
+                  classify: bool):
+    """`split` for a memory-mapped X: both parts stay on disk, as rows."""
+    positions = np.arange(len(dataset.y))
+    try:
+        train, test, y_tr, y_te = data.train_test_split(
+            positions, dataset.y, test_size=test_size, seed=seed,
+            stratify=classify,
+        )
+    except DataError:
+        return dataset.X, dataset.y, None, None
+    mapped = streaming.MappedRows(dataset.X)
+    return mapped.subset(train), y_tr, mapped.subset(test), y_te
 
 
 def confusion_matrix(y_true, y_pred, classes: np.ndarray) -> np.ndarray:

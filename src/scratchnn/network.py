@@ -793,10 +793,15 @@ class Network:
         ndarray of shape (n_samples,) for a classifier, holding labels of
         the kind given to `fit`; (n_samples, n_outputs) for regression.
         """
-        output = self.feedforward(self._prepare(X, "predicting"))
         if not self.is_classifier:
-            return output.copy()
-        return self.encoder.inverse_transform(self._classes_from_output(output))
+            return _joined(
+                output.copy() for _, output in self._outputs(X, "predicting")
+            )
+        codes = _joined(
+            self._classes_from_output(output)
+            for _, output in self._outputs(X, "predicting")
+        )
+        return self.encoder.inverse_transform(codes)
 
     @property
     def predict_proba(self):
@@ -810,10 +815,39 @@ class Network:
         return self._predict_proba
 
     def _predict_proba(self, X) -> np.ndarray:
-        output = self.feedforward(self._prepare(X, "predicting"))
         if self.loss.name == "binary_crossentropy":
-            return np.hstack([1.0 - output, output])
-        return output.copy()
+            return _joined(
+                np.hstack([1.0 - output, output])
+                for _, output in self._outputs(X, "predicting")
+            )
+        return _joined(
+            output.copy() for _, output in self._outputs(X, "predicting")
+        )
+
+    def _outputs(self, X, purpose: str):
+        """(rows, output) pairs: the network's output for X, in order.
+
+        An array in memory goes through in one pass; a memory-mapped one
+        (see `streaming`) block by block, so it is never held whole. Each
+        output is a workspace the next pass overwrites: use it at once.
+        """
+        if not streaming.is_mapped(X):
+            yield slice(None), self.feedforward(self._prepare(X, purpose))
+            return
+        self._check_fitted()
+        if not isinstance(X, streaming.MappedRows):
+            X = streaming.MappedRows(X)
+        _check_width(X, self.n_features_in_)
+        X.check_values(purpose)
+        X.prepare(self.scaler, self.dtype)
+        step = streaming.block_rows(X.shape[1])
+        buffer = np.empty((min(step, len(X)), X.shape[1]), self.dtype)
+        if len(X) == 0:
+            yield slice(0, 0), self.feedforward(buffer)
+        for start in range(0, len(X), step):
+            rows = slice(start, min(start + step, len(X)))
+            n = rows.stop - start
+            yield rows, self.feedforward(X.take(rows, out=buffer[:n]))
 
     def evaluate(self, X, y) -> dict:
         """Score the network on labelled data.
@@ -824,6 +858,8 @@ class Network:
             "loss" and "accuracy" for a classifier; "loss", "rmse" and "r2"
             for regression (R² averaged over the outputs).
         """
+        if streaming.is_mapped(X):
+            return self._evaluate_blocks(X, y)
         x = self._prepare(X, "evaluating")
         check_lengths(x, y)
         if x.shape[0] == 0:
@@ -833,6 +869,45 @@ class Network:
         )
         return self.evaluate_prepared(x, as_dtype(targets, self.dtype, "y"))
 
+    def _evaluate_blocks(self, X, y) -> dict:
+        """`evaluate` for memory-mapped X: the same metrics, summed block
+        by block (so they may differ from one pass in the last digits)."""
+        self._check_fitted()
+        check_lengths(X, y)
+        if X.shape[0] == 0:
+            raise DataError("X has 0 samples; need at least 1 to evaluate")
+        targets, _ = self._encode_targets(
+            y, self.encoder, fit=False, purpose="evaluating"
+        )
+        targets = as_dtype(targets, self.dtype, "y")
+        n_samples = targets.shape[0]
+        sums_loss = self.loss.name == "sse"
+        loss, correct, squared_error = 0.0, 0, 0.0
+        for rows, output in self._outputs(X, "evaluating"):
+            part = targets[rows]
+            block_loss = self._loss_of_last_output(part)
+            loss += block_loss if sums_loss else block_loss * part.shape[0]
+            if self.is_classifier:
+                predicted = self._classes_from_output(output)
+                correct += int(np.sum(predicted == self._true_classes(part)))
+            else:
+                error = output.astype(np.float64) - part
+                squared_error = squared_error + np.sum(error**2, axis=0)
+        loss = loss if sums_loss else loss / n_samples
+        if self.is_classifier:
+            return {"loss": loss, "accuracy": correct / n_samples}
+        return {
+            "loss": loss,
+            "rmse": float(np.sqrt(np.sum(squared_error) / targets.size)),
+            "r2": _r2_from_residuals(targets, squared_error),
+        }
+
+    def _true_classes(self, targets: np.ndarray) -> np.ndarray:
+        """Class codes from encoded targets (0/1 column or one-hot rows)."""
+        if self.loss.name == "binary_crossentropy":
+            return targets[:, 0].astype(np.int64)
+        return targets.argmax(axis=1)
+
     def evaluate_prepared(
         self, x: np.ndarray, targets: np.ndarray, prefix: str = ""
     ) -> dict:
@@ -840,10 +915,7 @@ class Network:
         output = self.feedforward(x)
         loss = self._loss_of_last_output(targets)
         if self.is_classifier:
-            if self.loss.name == "binary_crossentropy":
-                truth = targets[:, 0].astype(np.int64)
-            else:
-                truth = targets.argmax(axis=1)
+            truth = self._true_classes(targets)
             accuracy = float(np.mean(self._classes_from_output(output) == truth))
             return {f"{prefix}loss": loss, f"{prefix}accuracy": accuracy}
 
@@ -975,6 +1047,12 @@ class Network:
         )
 
 
+def _joined(parts) -> np.ndarray:
+    """The blocks of `Network._outputs` as one array (one block as it is)."""
+    parts = list(parts)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
 def _check_streamed(X) -> "streaming.MappedRows":
     """A memory-mapped X as MappedRows, its values checked block by block."""
     rows = X if isinstance(X, streaming.MappedRows) else streaming.MappedRows(X)
@@ -1043,7 +1121,11 @@ def _show_labels(labels: np.ndarray, most: int = 20) -> str:
 
 def _r2(targets: np.ndarray, error: np.ndarray) -> float:
     """Coefficient of determination, averaged over output columns."""
-    ss_res = np.sum(error**2, axis=0)
+    return _r2_from_residuals(targets, np.sum(error**2, axis=0))
+
+
+def _r2_from_residuals(targets: np.ndarray, ss_res: np.ndarray) -> float:
+    """R² averaged over outputs, from each output's sum of squared errors."""
     ss_tot = np.sum((targets - targets.mean(axis=0)) ** 2, axis=0)
     # A constant target has no variance to explain: 1 if hit exactly, else 0.
     safe = np.where(ss_tot > 0, ss_tot, 1.0)

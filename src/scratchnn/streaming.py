@@ -46,6 +46,19 @@ def is_mapped(X) -> bool:
     return isinstance(X, MappedRows) or mapping_of(X) is not None
 
 
+def copy_column(array, column: int) -> np.ndarray:
+    """One column of a mapped 2-D array, in memory, read block by block."""
+    rows = MappedRows(array)
+    out = np.empty(len(array), array.dtype)
+    step = block_rows(array.shape[1])
+    for start in range(0, len(array), step):
+        block = rows._raw(slice(start, start + step))
+        out[start:start + block.shape[0]] = block[:, column]
+        rows._release_if_due()
+    rows.release()
+    return out
+
+
 def block_rows(n_features: int) -> int:
     """Rows per block so a float64 block is about _BLOCK_BYTES."""
     return max(1, _BLOCK_BYTES // (8 * max(1, n_features)))
@@ -154,7 +167,7 @@ class MappedRows:
         self.release()
 
     # -- checks before training ----------------------------------------
-    def check_values(self) -> None:
+    def check_values(self, purpose: str = "training") -> None:
         """Refuse NaN and inf, naming the first; keep each column's range.
 
         The column minima and maxima also tell, before any batch is read,
@@ -172,7 +185,7 @@ class MappedRows:
                             f"{self.name} contains {block[row, column]} at "
                             f"row {start + row}, column {column} (counting "
                             f"from 0); remove or fill in missing and "
-                            f"infinite values before training"
+                            f"infinite values before {purpose}"
                         )
                 np.minimum(low, block.min(axis=0), out=low)
                 np.maximum(high, block.max(axis=0), out=high)
@@ -187,6 +200,8 @@ class MappedRows:
         if self.column_min is None:
             self.check_values()
         self.scaler, self.dtype = scaler, np.dtype(dtype)
+        if len(self) == 0:
+            return  # no values, no extremes (the minima are still +inf)
         extremes = np.stack([self.column_min, self.column_max])
         if scaler is not None:
             extremes = (extremes - scaler.mean_) / scaler.scale_
@@ -238,6 +253,12 @@ class MappedRows:
         rows = np.asarray(rows)
         mapped = rows if self.rows is None else self.rows[rows]
         return MappedRows(self.array, mapped, self.name)
+
+    def __array__(self, dtype=None, copy=None):
+        """Every row, unprepared, in memory: for small data only (NumPy
+        functions given a MappedRows land here)."""
+        block = self.gather(np.arange(len(self)))
+        return block if dtype is None else block.astype(dtype)
 
     def __repr__(self) -> str:
         return f"MappedRows(shape={self.shape}, dtype={self.array.dtype})"
