@@ -225,3 +225,17 @@ def test_c08_through_the_network_api(loss, factor):
         np.testing.assert_allclose(
             dW * 3 / 2, case.EXPECTED_DW / 4, rtol=0, atol=1e-12
         )
+
+
+def test_pickled_and_copied_layers_leave_their_batch_buffers_behind():
+    import copy
+    import pickle
+
+    layer = Dense(4, "relu")
+    layer.build(3, np.random.default_rng(0), np.float32)
+    x = np.ones((1000, 3), np.float32)
+    expected = layer.forward(x).copy()
+    for clone in (pickle.loads(pickle.dumps(layer)), copy.deepcopy(layer)):
+        assert clone._workspaces == {} and clone._cache == ()
+        np.testing.assert_array_equal(clone.forward(x), expected)
+    assert len(pickle.dumps(layer)) < 2000  # weights only, no 1000-row buffers

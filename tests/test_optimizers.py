@@ -233,3 +233,11 @@ def test_adam_sets_subnormal_moments_to_zero_every_256_steps():
     opt.step(p, g)             # step 256
     assert opt.m[0][0, 0] == 0.0 and opt.v[0][1, 1] == 0.0
     assert opt.m[0][2, 2] == np.float32(3.0) * np.float32(0.9)
+
+
+def test_network_refuses_lr_beside_an_optimizer_object():
+    from scratchnn import Adam, Dense, Network
+
+    with pytest.raises(ValueError, match="give the learning rate once"):
+        Network([Dense(1)], optimizer=Adam(), lr=0.03)
+    assert Network([Dense(1)], optimizer="adam", lr=0.03).optimizer.lr == 0.03

@@ -58,6 +58,14 @@ class Dense:
         self._cache: tuple = ()
         self._workspaces: dict[int, dict] = {}
 
+    def __getstate__(self) -> dict:
+        """Copy or pickle the parameters, not the last batch's buffers:
+        they are scratch space, as large as the largest batch seen, and
+        would come back read-only from a memory-mapped pickle."""
+        state = self.__dict__.copy()
+        state["_cache"], state["_workspaces"] = (), {}
+        return state
+
     @property
     def n_in(self) -> int | None:
         """Input width, known once the layer is built."""

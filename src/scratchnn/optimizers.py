@@ -256,6 +256,14 @@ OPTIMIZERS = {"sgd": SGD, "adam": Adam}
 def get_optimizer(name: "str | Optimizer", lr: float | None = None) -> Optimizer:
     """Return an optimizer for a name (with `lr` if given), or `name` itself."""
     if isinstance(name, Optimizer):
+        if lr is not None:
+            # Which one was meant is unknowable; ignoring lr trains with
+            # the object's rate and hides the mistake.
+            raise ValueError(
+                f"give the learning rate once: lr={lr!r} with an optimizer "
+                f"object that has its own (lr={name.lr:g}); use "
+                f"{type(name).__name__}(lr=...) or the optimizer's name"
+            )
         return name
     if name not in OPTIMIZERS:
         valid = ", ".join(sorted(OPTIMIZERS))
