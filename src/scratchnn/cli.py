@@ -1,4 +1,4 @@
-"""The `scratchnn` command: train, evaluate, predict and the tutorial.
+"""The `scratchnn` command: train, evaluate, predict, plot, info, export.
 
 The only module that prints. Results go to stdout, progress and messages
 to stderr. Exit status: 0 success, 1 error, 2 usage, 130 interrupted.
@@ -32,6 +32,11 @@ EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 # epochs; Adam's usual 0.001 leaves the small 2-D problems under-fitted.
 DEFAULT_LR = {"adam": 0.003, "sgd": 0.05}
 DEFAULT_BATCH = 32
+
+# What `export` writes, by format: the suffix that selects it. The writer
+# of each is imported only when used (see _exporter).
+# TODO: add "python": ".py" (a standalone NumPy script) — a later issue.
+EXPORT_FORMATS = {"onnx": ".onnx"}
 
 
 class UserError(Exception):
@@ -207,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(commands)
     _add_predict(commands)
     _add_tutorial(commands)
+    _add_plot(commands)
+    _add_info(commands)
+    _add_export(commands)
     return parser
 
 
@@ -215,7 +223,9 @@ def _add_train(commands) -> None:
         commands, "train", "train a network and save it",
         "Train a network on a bundled dataset or a CSV file, report its "
         "accuracy on held-out test rows, save the model and a PNG of its "
-        "training curves.",
+        "training curves. For a classifier of two features (xor, circles, "
+        "moons, spirals, a 2-feature CSV) the PNG also shows its decision "
+        "boundary with the data points.",
     )
     _add_data_options(train, default="digits")
     train.add_argument("--layers", type=_layer_widths, default="64",
@@ -256,7 +266,8 @@ def _add_train(commands) -> None:
     train.add_argument("--out", default="model.npz",
                        help="the model file to write")
     train.add_argument("--plot", default=None,
-                       help="the PNG of the training curves; default: --out "
+                       help="the PNG of the training curves (and decision "
+                            "boundary, for 2 features); default: --out "
                             "with .png in place of its extension")
     train.add_argument("--no-plot", action="store_true",
                        help="write no PNG")
@@ -281,8 +292,12 @@ def _add_evaluate(commands) -> None:
         "regression). On the data the model was trained on, only the "
         "held-out test rows are scored.",
     )
-    evaluate.add_argument("model", help="a model file written by train")
+    evaluate.add_argument("model", metavar="MODEL",
+                          help="a model file written by train")
     _add_data_options(evaluate, default=None)
+    evaluate.add_argument("--plot", default=None, metavar="PATH.png",
+                          help="also draw the confusion matrix into this "
+                               "PNG (classifiers only)")
     evaluate.set_defaults(run=cmd_evaluate)
 
 
@@ -293,8 +308,10 @@ def _add_predict(commands) -> None:
         "feature columns (matched by name, in any order; a column named "
         "like the training target is ignored).",
     )
-    predict.add_argument("model", help="a model file written by train")
-    predict.add_argument("input", help="CSV file of feature rows")
+    predict.add_argument("model", metavar="MODEL",
+                         help="a model file written by train")
+    predict.add_argument("input", metavar="INPUT",
+                         help="CSV file of feature rows")
     predict.add_argument("--out", default=None,
                          help="write the predictions to this CSV file "
                               "instead of printing them")
@@ -313,6 +330,62 @@ def _add_tutorial(commands) -> None:
     tutorial.add_argument("--epochs", type=_bounded(int, 1), default=1500,
                           help="iterations of feedforward and backprop")
     tutorial.set_defaults(run=cmd_tutorial)
+
+
+def _add_plot(commands) -> None:
+    plot = _command(
+        commands, "plot", "draw a saved model's curves (and boundary) again",
+        "Draw the loss and accuracy per epoch, training and validation "
+        "together, from the history kept in MODEL. For a classifier of two "
+        "features the picture also shows its decision boundary over the "
+        "data points: the model's training data (test rows hollow), or "
+        "--data.",
+    )
+    plot.add_argument("model", metavar="MODEL",
+                      help="a model file written by train")
+    plot.add_argument("--out", default=None, metavar="PATH.png",
+                      help="the PNG to write; default: MODEL with .png in "
+                           "place of its extension")
+    plot.add_argument("--data", default=None,
+                      help="points to draw over the decision boundary "
+                           "(2-feature classifiers only): a bundled dataset "
+                           "or a .csv file; default: the model's training "
+                           "data")
+    plot.add_argument("--target", default=None,
+                      help="the target column of --data's CSV file; "
+                           "default: the model's target, else the last")
+    plot.set_defaults(run=cmd_plot)
+
+
+def _add_info(commands) -> None:
+    info = _command(
+        commands, "info", "describe a saved model",
+        "Print each layer with its shapes, activation and parameter count, "
+        "the total, the loss and optimizer, the shape of the training data "
+        "and the metrics reached at the end of training.",
+    )
+    info.add_argument("model", metavar="MODEL",
+                      help="a model file written by train")
+    info.set_defaults(run=cmd_info)
+
+
+def _add_export(commands) -> None:
+    suffixes = ", ".join(
+        f"{suffix} for {name}" for name, suffix in EXPORT_FORMATS.items()
+    )
+    export = _command(
+        commands, "export", "write a model in another format",
+        "Write MODEL to OUT in a format other programs run. The format "
+        f"follows OUT's suffix ({suffixes}) unless --format names it.",
+    )
+    export.add_argument("model", metavar="MODEL",
+                        help="a model file written by train")
+    export.add_argument("out", metavar="OUT", help="the file to write")
+    export.add_argument("--format", default=None,
+                        choices=sorted(EXPORT_FORMATS),
+                        help="the format to write; default: from OUT's "
+                             "suffix")
+    export.set_defaults(run=cmd_export)
 
 
 def _add_data_options(parser, default: str | None) -> None:
@@ -373,7 +446,7 @@ def cmd_train(args, console: Console) -> int:
     )
     callbacks = [EpochProgress(args.epochs, console)]
     if args.checkpoint:
-        notes = _model_notes(args, dataset, X_te, metrics={})
+        notes = _model_notes(args, dataset, X_tr, X_te, metrics={})
         callbacks.append(
             Checkpoint(args.checkpoint, args.checkpoint_every, extra=notes)
         )
@@ -396,11 +469,14 @@ def cmd_train(args, console: Console) -> int:
         return EXIT_INTERRUPTED
 
     metrics = _final_metrics(net, history, X_tr, y_tr, X_te, y_te)
-    net.save(args.out, extra=_model_notes(args, dataset, X_te, metrics))
+    net.save(args.out, extra=_model_notes(args, dataset, X_tr, X_te, metrics))
     written = [args.out]
     plot_error = None
     if plot_path:
-        plot_error = _plot(history, plot_path, args.data)
+        points = None
+        if _has_boundary(net):
+            points = _points(X_tr, y_tr, X_te, y_te, dataset.feature_names)
+        plot_error = _plot(plot_path, history, net, points, dataset)
         if plot_error is None:
             written.append(plot_path)
 
@@ -468,6 +544,7 @@ def _output_paths(args) -> str | None:
     outputs = {"--out": args.out}
     if not args.no_plot:
         outputs["--plot"] = args.plot or os.path.splitext(args.out)[0] + ".png"
+        _plots(hint=" or use --no-plot")
     if args.checkpoint:
         outputs["--checkpoint"] = args.checkpoint
     seen = {}
@@ -551,8 +628,8 @@ def _final_metrics(net, history, X_tr, y_tr, X_te, y_te) -> dict:
     return metrics
 
 
-def _model_notes(args, dataset, X_te, metrics: dict) -> dict:
-    """What `evaluate` and `predict` need to know about the training run."""
+def _model_notes(args, dataset, X_tr, X_te, metrics: dict) -> dict:
+    """What `evaluate`, `predict` and `info` need to know about the run."""
     options = {
         k: v for k, v in vars(args).items()
         if k not in {"run", "json", "quiet", "verbose"}
@@ -564,6 +641,8 @@ def _model_notes(args, dataset, X_te, metrics: dict) -> dict:
         "feature_names": dataset.feature_names,
         "seed": args.seed,
         "test_size": args.test_size if X_te is not None else 0.0,
+        # The rows and columns given to fit (validation rows included).
+        "train_shape": list(X_tr.shape),
         "metrics": metrics,
         "arguments": options,
     }
@@ -590,18 +669,50 @@ def _check_writable(path: str, flag: str) -> None:
         ) from None
 
 
-def _plot(history, path: str, title: str) -> str | None:
-    """Draw the curves; return why not, or None when the PNG was written."""
+def _plot(path: str, history, net, points, dataset) -> str | None:
+    """Draw train's picture; return why not, or None when it was written."""
     try:
-        from .plots import plot_history
-    except ImportError:
-        return ("matplotlib is not installed, so no plot was written; "
-                "pip install 'scratchnn[cli]' or use --no-plot")
-    try:
-        plot_history(history, path, title=title)
+        _plots().plot_training(
+            path, history, net, points, title=_title(dataset.name)
+        )
     except OSError as error:
         return f"could not write the plot {path!r}: {error.strerror}"
     return None
+
+
+def _plots(hint: str = ""):
+    """The plots module, or a UserError saying how to get matplotlib."""
+    try:
+        from . import plots
+    except ImportError as error:
+        if not (error.name or "").startswith("matplotlib"):
+            raise
+        raise UserError(
+            f"drawing needs matplotlib, which is not installed; pip install "
+            f"'scratchnn[plot]'{hint}"
+        ) from None
+    return plots
+
+
+def _title(data_name: str) -> str:
+    # A CSV is recorded by its absolute path; its file name is enough.
+    return os.path.basename(data_name)
+
+
+def _has_boundary(net: Network) -> bool:
+    """Whether a decision boundary can be drawn: 2 features, classes."""
+    return net.is_classifier and net.n_features_in_ == 2
+
+
+def _points(X_tr, y_tr, X_te, y_te, feature_names):
+    """The rows to draw over a boundary, with the test rows marked."""
+    if X_te is None:
+        X, y, held_out = X_tr, y_tr, None
+    else:
+        X = np.vstack([X_tr, X_te])
+        y = np.concatenate([y_tr, y_te])
+        held_out = np.arange(len(y)) >= len(y_tr)
+    return _plots().Points(X, y, held_out, tuple(feature_names))
 
 
 # ----------------------------------------------------------------------
@@ -609,26 +720,22 @@ def _plot(history, path: str, title: str) -> str | None:
 # ----------------------------------------------------------------------
 def cmd_evaluate(args, console: Console) -> int:
     net = Network.load(args.model)
-    meta = net.metadata
-    spec = args.data or meta.get("data")
-    if spec is None:
-        raise UserError("give --data: the model does not record its data")
-    dataset = cli_data.load_like_training(spec, args.target, meta)
+    if args.plot:
+        if not net.is_classifier:
+            raise UsageError(
+                f"--plot draws a confusion matrix, which only classifiers "
+                f"have; {args.model!r} is a regression model (loss "
+                f"{net.loss.name}); leave out --plot"
+            )
+        _check_plot_path(args.plot, "--plot", args.model)
+    dataset = _model_data(args, net.metadata, net.is_classifier)
     X, y = dataset.X, dataset.y
-    if net.is_classifier:
-        y = _whole_numbers_as_ints(y)
 
     # On the data it was trained on, score only the rows train held out.
-    same_data = dataset.name == meta.get("data")
-    if same_data and meta.get("test_size"):
-        dataset.y = y
-        _, _, X_te, y_te = cli_data.split(
-            dataset, meta["test_size"], meta["seed"], net.is_classifier
-        )
-        if X_te is not None:
-            X, y = X_te, y_te
-            console.note(f"scoring the {len(y)} test rows held out in "
-                         f"training")
+    parts = _training_split(dataset, net.metadata, net.is_classifier)
+    if parts is not None and parts[2] is not None:
+        X, y = parts[2], parts[3]
+        console.note(f"scoring the {len(y)} test rows held out in training")
 
     metrics = net.evaluate(X, y)
     report = dict(metrics)
@@ -637,6 +744,12 @@ def cmd_evaluate(args, console: Console) -> int:
         matrix = cli_data.confusion_matrix(y, net.predict(X), classes)
         report["classes"] = [_plain(c) for c in classes]
         report["confusion_matrix"] = matrix.tolist()
+    if args.plot:
+        title = (f"{_title(dataset.name)}: {len(y)} rows, accuracy "
+                 f"{metrics['accuracy']:.3f}")
+        _plots().plot_confusion_matrix(matrix, classes, args.plot, title)
+        console.note(f"wrote {args.plot}")
+
     if args.json:
         console.result(json.dumps(report))
         return 0
@@ -647,6 +760,39 @@ def cmd_evaluate(args, console: Console) -> int:
                        "predicted class)")
         console.result(cli_data.format_matrix(matrix, classes))
     return 0
+
+
+def _model_data(args, meta: dict, classify: bool) -> cli_data.Dataset:
+    """--data, else the data the model was trained on, lined up with it."""
+    spec = args.data or meta.get("data")
+    if spec is None:
+        raise UserError("give --data: the model does not record its data")
+    dataset = cli_data.load_like_training(spec, args.target, meta)
+    if classify:
+        dataset.y = _whole_numbers_as_ints(dataset.y)
+    return dataset
+
+
+def _training_split(dataset, meta: dict, classify: bool):
+    """train's split of the data it was trained on, else None.
+
+    The split is redone with the recorded test size and seed, which give
+    the same rows; None for other data or a model trained on all rows.
+    """
+    if dataset.name != meta.get("data") or not meta.get("test_size"):
+        return None
+    return cli_data.split(dataset, meta["test_size"], meta["seed"], classify)
+
+
+def _check_plot_path(path: str, flag: str, model: str) -> None:
+    """Before any work: the picture is writable and spares the model."""
+    if os.path.abspath(path) == os.path.abspath(model):
+        raise UserError(
+            f"{flag} {path!r} would overwrite the model file; choose another "
+            f"name"
+        )
+    _check_writable(path, flag)
+    _plots()
 
 
 def _plain(value):
@@ -672,6 +818,9 @@ def cmd_predict(args, console: Console) -> int:
     if args.out:
         with atomic_write(args.out, "w", newline="") as fh:
             csv.writer(fh).writerows(rows)
+        if args.json:
+            report = {"out": args.out, "rows": len(rows) - 1}
+            console.result(json.dumps(report))
         console.note(f"wrote {len(rows) - 1} predictions to {args.out}")
     elif args.json:
         values = [row[0] if len(row) == 1 else row for row in rows[1:]]
@@ -727,10 +876,16 @@ def cmd_tutorial(args, console: Console) -> int:
             console.result(f"iteration {epoch:>5}  loss {logs['loss']:.6f}")
 
     quiet = args.json or args.quiet
-    history = net.fit(
-        X, y, epochs=args.epochs, batch_size=None, seed=args.seed,
-        callbacks=[] if quiet else [report],
-    )
+    with warnings.catch_warnings():
+        # Ctrl-C is reported below, as a note and exit status 130.
+        warnings.filterwarnings("ignore", message="training interrupted")
+        history = net.fit(
+            X, y, epochs=args.epochs, batch_size=None, seed=args.seed,
+            callbacks=[] if quiet else [report],
+        )
+    if history.interrupted:
+        console.note(f"interrupted after iteration {len(history)}")
+        return EXIT_INTERRUPTED
     predictions = net.predict(X).ravel()
     if args.json:
         console.result(json.dumps({
@@ -749,6 +904,199 @@ def cmd_tutorial(args, console: Console) -> int:
 
 
 # ----------------------------------------------------------------------
+# plot
+# ----------------------------------------------------------------------
+def cmd_plot(args, console: Console) -> int:
+    net = Network.load(args.model)
+    out = args.out or os.path.splitext(args.model)[0] + ".png"
+    _check_plot_path(out, "--out", args.model)
+    if not _has_boundary(net) and (args.data or args.target):
+        raise UsageError(
+            f"--data and --target give the points of a decision boundary, "
+            f"which needs a classifier of 2 features; {args.model!r} is a "
+            f"{_kind(net)}; leave them out"
+        )
+
+    points = None
+    if _has_boundary(net):
+        points = _boundary_points(args, net, console)
+    history = net.history
+    if (history is None or len(history) == 0) and points is None:
+        raise UserError(
+            f"{args.model!r} keeps no training history (it was saved "
+            f"without one), so there is nothing to draw"
+        )
+    title = _title(net.metadata.get("data") or args.model)
+    panels = _plots().plot_training(out, history, net, points, title)
+    if args.json:
+        console.result(json.dumps(
+            {"model": args.model, "plot": out, "panels": panels}
+        ))
+    console.note(f"wrote {out} ({', '.join(panels)})")
+    return 0
+
+
+def _boundary_points(args, net: Network, console: Console):
+    """The points for the boundary: --data, or the model's training data."""
+    meta = net.metadata
+    if args.data is None:
+        spec = meta.get("data")
+        if spec is None:
+            console.note("note: the model does not record its data; give "
+                         "--data to draw its decision boundary")
+            return None
+        if not meta.get("bundled", True) and not os.path.isfile(spec):
+            console.note(f"note: the training data {spec} is gone, so no "
+                         f"decision boundary is drawn; give --data")
+            return None
+    dataset = _model_data(args, meta, classify=True)
+    parts = _training_split(dataset, meta, classify=True)
+    if parts is None:
+        parts = (dataset.X, dataset.y, None, None)
+    return _points(*parts, dataset.feature_names)
+
+
+def _kind(net: Network) -> str:
+    if not net.is_classifier:
+        return f"regression model of {net.n_features_in_} features"
+    return f"classifier of {net.n_features_in_} features"
+
+
+# ----------------------------------------------------------------------
+# info
+# ----------------------------------------------------------------------
+def cmd_info(args, console: Console) -> int:
+    net = Network.load(args.model)
+    info = model_info(net, args.model)
+    if args.json:
+        console.result(json.dumps(info))
+        return 0
+
+    what = f"a {_kind(net)}"
+    if info["classes"] is not None:
+        shown = ", ".join(str(c) for c in info["classes"])
+        what += f", classes {shown}"
+    console.result(f"model {args.model}: {what}")
+    console.result(net.summary())
+    if info["data"] is not None:
+        console.result(f"data {_title(info['data'])} (target "
+                       f"{info['target']})")
+    for key, value in info["metrics"].items():
+        console.result(f"{key.replace('_', ' ')} {_number(value)}")
+    return 0
+
+
+def model_info(net: Network, path: str) -> dict:
+    """What `info --json` reports: the layers, the training and its scores.
+
+    Counts and shapes are read from the network's arrays; the data's name
+    and shape and the end-of-training metrics from what `train` recorded.
+    """
+    layers = [
+        {
+            "index": i,
+            "type": type(layer).__name__,
+            "input": layer.n_in,
+            "output": layer.units,
+            "activation": layer.activation.config(),
+            "weights": {k: list(v.shape) for k, v in layer.params.items()},
+            "params": layer.n_params,
+        }
+        for i, layer in enumerate(net.layers)
+    ]
+    history = net.history
+    final = {}
+    if history is not None and len(history) > 0:
+        final = {
+            key: values[-1] for key, values in history.history.items()
+            if key != "seconds"
+        }
+    meta = net.metadata
+    classes = None
+    if net.is_classifier:
+        classes = [_plain(c) for c in net.classes_]
+    return {
+        "model": path,
+        "task": "classification" if net.is_classifier else "regression",
+        "classes": classes,
+        "layers": layers,
+        "total_params": sum(layer["params"] for layer in layers),
+        "loss": net.loss.name,
+        "optimizer": net.optimizer.config(),
+        "dtype": net.dtype.name,
+        "standardize": net.standardize,
+        "n_features": net.n_features_in_,
+        "data": meta.get("data"),
+        "target": meta.get("target"),
+        "train_shape": meta.get("train_shape"),
+        "epochs": 0 if history is None else len(history),
+        "final_epoch": final,
+        "metrics": meta.get("metrics") or {},
+    }
+
+
+# ----------------------------------------------------------------------
+# export
+# ----------------------------------------------------------------------
+def cmd_export(args, console: Console) -> int:
+    form = args.format or _format_of(args.out)
+    if os.path.abspath(args.out) == os.path.abspath(args.model):
+        raise UserError(f"OUT {args.out!r} would overwrite the model file; "
+                        f"choose another name")
+    _check_writable(args.out, "OUT")
+    export = _exporter(form)
+    net = Network.load(args.model)
+
+    try:
+        export(net, args.out)
+    except ImportError:
+        # The writer imports its package only when it runs, and an
+        # ImportError from it means that package is missing.
+        raise _missing_onnx() from None
+    size = os.path.getsize(args.out)
+    if args.json:
+        console.result(json.dumps(
+            {"model": args.model, "out": args.out, "format": form,
+             "bytes": size}
+        ))
+    console.note(f"wrote {args.out} ({form}, {size} bytes)")
+    return 0
+
+
+def _format_of(out: str) -> str:
+    """The export format named by OUT's suffix, or a usage error."""
+    suffix = os.path.splitext(out)[1].lower()
+    for form, known in EXPORT_FORMATS.items():
+        if suffix == known:
+            return form
+    names = ", ".join(EXPORT_FORMATS.values())
+    choices = ", ".join(EXPORT_FORMATS)
+    raise UsageError(
+        f"cannot tell the format from OUT {out!r}; end its name with "
+        f"{names}, or give --format ({choices})"
+    )
+
+
+def _exporter(form: str):
+    """The function that writes `form`, imported only now."""
+    # Each format's writer needs its own optional package, so a
+    # missing one fails this command alone.
+    assert form == "onnx", form
+    try:
+        from .onnx_export import export_onnx
+    except ImportError as error:
+        if not (error.name or "").startswith("onnx"):
+            raise
+        raise _missing_onnx() from None
+    return export_onnx
+
+
+def _missing_onnx() -> UserError:
+    return UserError("exporting to ONNX needs the onnx package, which is "
+                     "not installed; pip install 'scratchnn[onnx]'")
+
+
+# ----------------------------------------------------------------------
 # Entry point
 # ----------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
@@ -764,28 +1112,44 @@ def main(argv: list[str] | None = None) -> int:
 
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
-        try:
-            return args.run(args, console)
-        except KeyboardInterrupt:
-            print("scratchnn: interrupted", file=sys.stderr)
-            return EXIT_INTERRUPTED
-        except BrokenPipeError:
-            # The reader of stdout went away (e.g. `| head -1`): stop
-            # quietly, and keep Python from complaining at exit.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            return 0
-        except MemoryError:
-            print("scratchnn: error: out of memory; use smaller --layers, "
-                  "less data or a smaller --batch-size", file=sys.stderr)
-            return EXIT_ERROR
-        except UsageError as error:
-            print(f"scratchnn: error: {error}", file=sys.stderr)
-            return EXIT_USAGE
-        except (UserError, ScratchnnError, ValueError, TypeError,
-                OSError) as error:
-            print(f"scratchnn: error: {error}", file=sys.stderr)
-            return EXIT_ERROR
+        status = _run(args, console)
+    # Output to a pipe waits in a buffer until exit, where a reader that
+    # has gone away would make Python complain; flush it while we listen.
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    return status
+
+
+def _run(args, console: Console) -> int:
+    """Run the command; turn each kind of failure into its exit status."""
+    try:
+        return args.run(args, console)
+    except KeyboardInterrupt:
+        print("scratchnn: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of stdout went away (e.g. `| head -1`): stop quietly.
+        _silence_stdout()
+        return 0
+    except MemoryError:
+        print("scratchnn: error: out of memory; use smaller --layers, "
+              "less data or a smaller --batch-size", file=sys.stderr)
+        return EXIT_ERROR
+    except UsageError as error:
+        print(f"scratchnn: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (UserError, ScratchnnError, ValueError, TypeError,
+            NotImplementedError, OSError) as error:
+        print(f"scratchnn: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so nothing left in it fails at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _show_warning(message, category, filename, lineno, file=None,
