@@ -296,3 +296,28 @@ def _figure_line(label: str, unit: str, cells: list, width: int) -> str:
     return (
         f"{label:<26}{unit:<12}" + "".join(f"{c:<{width}}" for c in cells)
     )
+
+
+def growth_table(growth: list) -> str:
+    """Streamed epochs at growing data sizes: time and peak memory."""
+    lines = [
+        "growth: scratchnn, one epoch streamed from a memory-mapped .npy "
+        "(batch 128, SGD)",
+        f"{'data':<8}{'rows':>11}{'on disk':>11}{'seconds':>10}"
+        f"{'samples/s':>12}{'peak MB':>10}{'s per 1×':>10}",
+    ]
+    base = None
+    for figures in growth:
+        scale = figures.get("scale")
+        if "error" in figures:
+            lines.append(f"{scale}×  FAILED: {figures['error']}")
+            continue
+        per_unit = figures["seconds"] / scale
+        base = base or per_unit
+        lines.append(
+            f"{str(scale) + '×':<8}{figures['rows']:>11,}"
+            f"{figures['data_bytes'] / MB:>9.0f}MB"
+            f"{figures['seconds']:>10.1f}{_si(figures['samples_per_s']):>12}"
+            f"{figures['peak_rss'] / MB:>10.0f}{per_unit:>10.2f}"
+        )
+    return "\n".join(lines)

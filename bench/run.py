@@ -44,6 +44,7 @@ SETTINGS = {
         "latency_reps": 2000,
         "tutorial_reps": 5,
         "matmul_seconds": 0.1,
+        "growth_scales": (1, 4, 16),
     },
     "quick": {
         "rounds": 1,
@@ -52,11 +53,15 @@ SETTINGS = {
         "latency_reps": 300,
         "tutorial_reps": 1,
         "matmul_seconds": 0.03,
+        "growth_scales": (1, 2),
     },
 }
 PREDICT_ROWS = 10_000
 TUTORIAL_ITERATIONS = 1500
 WORKER_TIMEOUT = 600  # seconds
+# Growth: scratchnn alone, one epoch streamed from a memory-mapped .npy.
+GROWTH_BATCH_SIZE = 128
+GROWTH_OPTIMIZER = "sgd"
 
 
 def parse_args(argv=None):
@@ -322,6 +327,8 @@ def measure(args) -> dict:
                           args.threads, env)
             )
         loads.append(os.getloadavg()[0])
+        growth = measure_growth(settings["growth_scales"], args.threads,
+                                data_dir, env)
     _progress("checking equivalence with PyTorch ...")
     check = run_worker({"kind": "equivalence", "threads": args.threads}, env)
 
@@ -341,12 +348,44 @@ def measure(args) -> dict:
         "flops_per_sample": flops,
         "tasks": tasks,
         "equivalence": check,
+        "growth": growth,
         "summary": report.summarise(rounds, tasks, flops),
         "rounds": rounds,
         "load_average": loads,
         "failures": _failures(rounds),
         "seconds": time.perf_counter() - started,
     }
+
+
+def measure_growth(scales, threads: int, data_dir: Path, env: dict) -> list:
+    """Time and peak memory of one streamed epoch at each data scale.
+
+    Each scale's file is written, measured in a fresh worker, and deleted
+    before the next, so the disk holds one at a time.
+    """
+    results = []
+    for scale in scales:
+        made = run_worker(
+            {"kind": "growth_data", "data": str(data_dir), "scale": scale},
+            env,
+        )
+        if "error" in made:
+            results.append({"scale": scale, **made})
+            continue
+        figures = run_worker({
+            "kind": "growth", "system": "scratchnn", "threads": threads,
+            "data": str(data_dir), "scale": scale,
+            "batch_size": GROWTH_BATCH_SIZE, "optimizer": GROWTH_OPTIMIZER,
+        }, env)
+        results.append(figures)
+        for name in (f"X{scale}.npy", f"y{scale}.npy"):
+            (data_dir / name).unlink(missing_ok=True)
+        shown = (f"{figures['seconds']:.1f} s, peak "
+                 f"{figures['peak_rss'] / 1e6:.0f} MB"
+                 if "error" not in figures else "FAILED: " + figures["error"])
+        _progress(f"[growth] {scale:>2}× data ({made['bytes'] / 1e9:.2f} GB "
+                  f"on disk)  {shown}")
+    return results
 
 
 def _title(mode: str, n_rounds: int, threads: int, machine: dict) -> str:
@@ -408,6 +447,8 @@ def render(record: dict) -> str:
         "",
         report.figures_table(summary, tasks, data["bytes"]),
     ]
+    if record.get("growth"):
+        lines += ["", report.growth_table(record["growth"])]
     if record["failures"]:
         lines += ["", "failed measurements:", *record["failures"]]
     lines.append(f"\ntook {record['seconds'] / 60:.1f} min")

@@ -49,6 +49,32 @@ def save(folder: Path, seed: int = 0) -> dict:
     }
 
 
+def save_scaled(folder: Path, scale: int) -> dict:
+    """Write Xk.npy (`scale` copies of X.npy's rows) and yk.npy.
+
+    X is written through a memory map a copy at a time, so making a file
+    of several GB needs no more memory than one copy.
+    """
+    X, y = np.load(folder / "X.npy", mmap_mode="r"), np.load(folder / "y.npy")
+    path = folder / f"X{scale}.npy"
+    out = np.lib.format.open_memmap(
+        path, mode="w+", dtype=X.dtype, shape=(scale * len(X), X.shape[1])
+    )
+    for k in range(scale):
+        out[k * len(X):(k + 1) * len(X)] = X
+    out.flush()
+    del out
+    np.save(folder / f"y{scale}.npy", np.tile(y, scale))
+    return {"scale": scale, "rows": scale * len(X),
+            "bytes": path.stat().st_size}
+
+
+def load_scaled(folder: Path, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """X memory-mapped (left on disk), y in memory, as `save_scaled` wrote."""
+    X = np.load(folder / f"X{scale}.npy", mmap_mode="r")
+    return X, np.load(folder / f"y{scale}.npy")
+
+
 def load(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     """Read the arrays `save` wrote, whole into memory (not memory-mapped)."""
     return np.load(folder / "X.npy"), np.load(folder / "y.npy")

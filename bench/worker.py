@@ -166,6 +166,27 @@ def time_tutorial(spec: dict) -> dict:
     }
 
 
+def time_growth(spec: dict) -> dict:
+    """One epoch of scratchnn's fit on a memory-mapped X, streamed from disk.
+
+    The file is `scale` copies of the data's rows; time should grow with
+    it and peak memory should not.
+    """
+    X, y = synthetic.load_scaled(Path(spec["data"]), spec["scale"])
+    trainer = systems.TRAINERS["scratchnn"]
+    one_pass = trainer(X, y, spec["optimizer"], spec["batch_size"])
+    started = time.perf_counter()
+    one_pass(len(X))
+    seconds = time.perf_counter() - started
+    return {
+        "scale": spec["scale"],
+        "rows": len(X),
+        "data_bytes": X.nbytes + y.nbytes,
+        "seconds": seconds,
+        "samples_per_s": len(X) / seconds,
+    }
+
+
 def check_equivalence() -> dict:
     """Run the torch-equivalence test's cases; largest gap per case."""
     path = REPO / "tests" / "test_torch_equivalence.py"
@@ -188,6 +209,8 @@ def main(spec: dict) -> dict:
         # Made here, not in run.py, whose peak memory would otherwise
         # show in every worker's ru_maxrss (see high_water_mark_bytes).
         return synthetic.save(Path(spec["data"]))
+    if kind == "growth_data":
+        return synthetic.save_scaled(Path(spec["data"]), spec["scale"])
     if kind == "equivalence":
         importlib.import_module("torch")
     elif system in systems.IMPORTS:
@@ -206,6 +229,8 @@ def main(spec: dict) -> dict:
         figures.update(measure(spec, X, y))
     elif kind == "tutorial":
         figures.update(time_tutorial(spec))
+    elif kind == "growth":
+        figures.update(time_growth(spec))
     elif kind == "matmul":
         widths = tuple(spec["widths"])
         figures.update(

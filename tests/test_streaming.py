@@ -175,8 +175,7 @@ _RSS_SCRIPT = textwrap.dedent("""
                   optimizer="sgd", standardize=True)
     net.fit(X[:100], y[:100], epochs=1, seed=0)  # imports and warms up
     before = high_water_kb()
-    # Small batches: each random row maps up to a MiB of page cache.
-    net.fit(X, y, epochs=1, batch_size=8, seed=0)
+    net.fit(X, y, epochs=1, batch_size=128, seed=0)
     print((high_water_kb() - before) // 1024)
 """)
 
@@ -296,3 +295,45 @@ def test_nan_in_mapped_rows_to_predict_names_the_purpose(tmp_path):
     X[900, 4] = np.inf
     with pytest.raises(DataError, match="row 900, column 4.*before predicting"):
         net.predict(_mapped(tmp_path, X))
+
+
+def test_without_proc_or_pread_pages_are_handed_back_by_an_estimate(
+    tmp_path, monkeypatch
+):
+    import scratchnn.streaming as streaming
+
+    releases = []
+    original = streaming.MappedRows.release
+    monkeypatch.setattr(streaming, "_resident_bytes", lambda: None)
+    # Random rows through the mapping too, as where pread is missing.
+    monkeypatch.setattr(streaming._FileRows, "open", lambda array: None)
+    monkeypatch.setattr(streaming, "RELEASE_BYTES", 2**20)
+    monkeypatch.setattr(streaming.MappedRows, "release",
+                        lambda self: releases.append(1) or original(self))
+    X, y = _data(np.float32, n=3000)
+    nets = []
+    for data in (X, _mapped(tmp_path, X)):
+        net = _classifier()
+        net.fit(data, y, epochs=2, batch_size=16, seed=0)
+        nets.append(net)
+    _assert_same_network(*nets)
+    # Each random row counts as a MiB read: about one release per batch.
+    assert len(releases) >= 2 * 3000 // 16
+
+
+@pytest.mark.parametrize("columns", [slice(None), slice(1, 9)])
+def test_random_rows_are_read_with_pread_from_the_right_offsets(
+    tmp_path, columns
+):
+    from scratchnn.streaming import _FileRows
+
+    table = np.arange(50 * 10, dtype=np.float64).reshape(50, 10)
+    view = _mapped(tmp_path, table)[:, columns]
+    rows = MappedRows(view[5:])  # a view that starts inside the file
+    assert isinstance(rows._file, _FileRows)
+    picked = np.array([44, 0, 17, 17, 3])
+    out = np.empty((5, view.shape[1]), np.float64)
+    rows.take(picked, out)
+    np.testing.assert_array_equal(out, table[5:, columns][picked])
+    # A stepped column slice has no contiguous rows: the mapping is used.
+    assert MappedRows(_mapped(tmp_path, table)[:, ::2])._file is None

@@ -8,14 +8,22 @@ standardised and cast on its own, so only the rows in use are ever copied.
 Reading a mapped page makes it part of the process's resident memory until
 the mapping goes, so a pass over a 3 GB file would still leave 3 GB
 resident. `MappedRows` therefore hands the pages back (madvise DONTNEED)
-after every `RELEASE_BYTES` it reads; they stay in the kernel's page cache,
-so reading them again costs a minor page fault, not a disk read.
+whenever resident memory has grown by `RELEASE_BYTES` since it last did;
+they stay in the kernel's page cache, so reading them again costs a minor
+page fault, not a disk read. Resident memory is read from /proc, because
+what one read maps cannot be known in advance: Linux maps the whole block
+of page cache ("folio", up to a few MiB) around the page a row lies in.
+For the same reason a batch of rows drawn at random is not read through
+the mapping at all but with one pread per row from the file, which copies
+the row's bytes and maps nothing: memory stays flat however large the file.
 
 Per row the arithmetic is the in-memory path's own ((x - mean) / scale in
 float64, then the cast), so a network trained from a mapped array equals,
 bit for bit, the one trained from the same array loaded into memory.
 """
 import mmap
+import os
+import weakref
 
 import numpy as np
 
@@ -25,7 +33,7 @@ from .validation import check_features
 # Bytes read from the mapping between two hand-backs of its pages.
 RELEASE_BYTES = 64 * 2**20
 
-# What one page fault on a random row may map: a large folio.
+# Without /proc, what one row read at random is taken to map: a folio.
 _FOLIO_BYTES = 2**20
 
 # Rows per block in the passes over all the data: about 1 MB of float64,
@@ -57,6 +65,81 @@ def copy_column(array, column: int) -> np.ndarray:
         rows._release_if_due()
     rows.release()
     return out
+
+
+class _FileRows:
+    """Rows of a mapped array read from its file with pread, one per row.
+
+    Used for rows drawn at random: a page fault on the mapping would map
+    the whole page-cache folio around each row (measured: 0.7 MiB per row),
+    where pread copies just the row's bytes into the batch.
+    """
+
+    def __init__(self, fd: int, start: int, stride: int, row_bytes: int):
+        self.fd, self.start = fd, start
+        self.stride, self.row_bytes = stride, row_bytes
+        weakref.finalize(self, os.close, fd)
+
+    @classmethod
+    def open(cls, array) -> "_FileRows | None":
+        """A reader for `array`'s file, or None if it cannot have one:
+        no pread here, not an np.memmap of a named file, or rows whose
+        bytes are not contiguous (a column slice with a step)."""
+        root = array
+        while isinstance(root.base, np.ndarray):
+            root = root.base
+        filename = getattr(root, "filename", None)
+        if (not hasattr(os, "preadv") or not isinstance(root, np.memmap)
+                or filename is None
+                or array.strides[1] != array.dtype.itemsize):
+            return None
+        # The file offset of array[0, 0]: the memmap's own offset plus how
+        # far into the memmap this view starts.
+        start = root.offset + (
+            array.__array_interface__["data"][0]
+            - root.__array_interface__["data"][0]
+        )
+        try:
+            fd = os.open(filename, os.O_RDONLY)
+        except OSError:
+            return None
+        row_bytes = array.shape[1] * array.dtype.itemsize
+        return cls(fd, start, array.strides[0], row_bytes)
+
+    def read(self, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Rows `rows` into `out` (C-contiguous, the file's dtype)."""
+        view = memoryview(out).cast("B")
+        size = self.row_bytes
+        for i, row in enumerate(rows.tolist()):
+            got = os.preadv(self.fd, [view[i * size:(i + 1) * size]],
+                            self.start + row * self.stride)
+            if got != size:
+                raise DataError(
+                    f"row {row} lies past the end of the file: it was "
+                    f"shortened after it was opened; open it again"
+                )
+        return out
+
+
+# The open /proc/<pid>/statm of this process, by pid (a fork reopens it).
+_statm: dict = {}
+
+
+def _resident_bytes() -> "int | None":
+    """This process's resident memory now, or None where /proc is missing.
+
+    One pread of a file kept open: about a microsecond, cheap enough to ask
+    after every batch.
+    """
+    pid = os.getpid()
+    try:
+        if pid not in _statm:
+            _statm.clear()
+            _statm[pid] = os.open(f"/proc/{pid}/statm", os.O_RDONLY)
+        pages = int(os.pread(_statm[pid], 128, 0).split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * mmap.PAGESIZE
 
 
 def block_rows(n_features: int) -> int:
@@ -109,7 +192,9 @@ class MappedRows:
         self.rows = rows
         self._mapping = mapping_of(array)
         self._unreleased = 0
+        self._resident_after_release = _resident_bytes()
         self._row_bytes = array.strides[0]
+        self._file = _FileRows.open(array)
         self.scaler = None
         self.dtype = np.dtype(np.float64)
         self.column_min = self.column_max = None
@@ -123,39 +208,47 @@ class MappedRows:
         return self.shape[0]
 
     # -- reading -------------------------------------------------------
-    def _raw(self, index) -> np.ndarray:
+    def _raw(self, index, out=None) -> np.ndarray:
         """Rows `index` (positions in this set: a slice or an int array)
-        in the file's dtype, counting the bytes read."""
+        in the file's dtype, counting the bytes read. `out`, if given,
+        has the file's dtype and receives rows read at random."""
         if self.rows is not None:
             index = self.rows[index]
         if isinstance(index, slice):
             block = self.array[index]
+        elif self._file is not None:
+            if out is None:
+                out = np.empty((len(index), self.shape[1]), self.array.dtype)
+            return self._file.read(index, out)
         else:
             block = np.take(self.array, index, axis=0, mode="clip")
         self._unreleased += block.shape[0] * self._resident_per_row(index)
         return block
 
     def _resident_per_row(self, index) -> int:
-        """Bytes of mapping that reading one row may bring in, at most.
-
-        Read in order, a row costs its own bytes and a page it may share.
-        Read at random, one row's page fault maps the whole block of page
-        cache around it, which Linux keeps in "folios" of up to about a
-        MiB (measured: 0.7 MiB per random row on a 6.18 kernel).
-        """
+        """Bytes of mapping one row's read is taken to bring in, where
+        /proc cannot tell: its own bytes in order, a folio at random."""
         if isinstance(index, slice):
             return self._row_bytes + mmap.PAGESIZE
         return max(self._row_bytes, _FOLIO_BYTES) + mmap.PAGESIZE
 
     def _release_if_due(self) -> None:
-        if self._unreleased >= RELEASE_BYTES:
+        resident = _resident_bytes()
+        if resident is None:
+            grown = self._unreleased
+        else:
+            grown = resident - self._resident_after_release
+        if grown >= RELEASE_BYTES:
             self.release()
+        elif resident is not None and resident < self._resident_after_release:
+            self._resident_after_release = resident
 
     def release(self) -> None:
         """Hand the pages read so far back to the OS (they stay cached)."""
         self._unreleased = 0
         if hasattr(self._mapping, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
             self._mapping.madvise(mmap.MADV_DONTNEED)
+        self._resident_after_release = _resident_bytes()
 
     def blocks(self):
         """(start, rows as float64) for consecutive blocks of this set."""
@@ -220,7 +313,13 @@ class MappedRows:
     # -- reading for training -------------------------------------------
     def take(self, index, out: np.ndarray) -> np.ndarray:
         """Rows `index` (a slice or positions), prepared, written into out."""
-        raw = self._raw(index)
+        if self.scaler is None and out.dtype == self.array.dtype:
+            raw = self._raw(index, out=out)  # read straight into out
+            if raw is out:
+                self._release_if_due()
+                return out
+        else:
+            raw = self._raw(index)
         if self.scaler is None:
             np.copyto(out, raw, casting="unsafe")
         else:
