@@ -163,12 +163,16 @@ class SoftmaxCrossEntropy(Loss):
         # probabilities of the loss; an exp that underflows to 0 is exact.
         shifted = y_pred - y_pred.max(axis=1, keepdims=True)
         with np.errstate(under="ignore"):
-            e = np.exp(shifted)
-        total = e.sum(axis=1, keepdims=True)  # (n_samples, 1), >= 1
-        self._p = e / total
-        self._y = y_true
-        log_p = shifted - np.log(total)
-        return float(-np.sum(y_true * log_p) / y_pred.shape[0])
+            p = np.exp(shifted)
+        total = p.sum(axis=1, keepdims=True)  # (n_samples, 1), >= 1
+        p /= total
+        self._p, self._y = p, y_true
+        # -Σ y log p with log p = shifted - log(total), without the log p
+        # array: Σ y∘shifted (<= 0) minus Σ_i (Σ_j y_ij) log(total_i)
+        # (>= 0), two sums of one sign each, so nothing cancels.
+        along = np.vdot(y_true, shifted)
+        across = np.vdot(y_true.sum(axis=1), np.log(total))
+        return float((across - along) / y_pred.shape[0])
 
     def backward(self):
         return (self._p - self._y) / self._p.shape[0]

@@ -17,7 +17,7 @@ from .errors import DataError, NotFittedError
 from .layers import Dense
 from .losses import CLASSIFICATION_LOSSES, FUSED_LOSSES, get_loss
 from .model_header import DEFAULT_MAX_BYTES
-from .optimizers import Optimizer, get_optimizer
+from .optimizers import Optimizer, flat_views, get_optimizer
 from .validation import (
     as_dtype,
     check_class_labels,
@@ -171,6 +171,22 @@ class Network:
         """The gradient arrays matching `parameters()`, from the last backprop."""
         return [g for layer in self.layers for g in layer.grads.values()]
 
+    def flatten_gradients(self) -> None:
+        """Lay every layer's gradient arrays out in one flat buffer.
+
+        Each `layer.grads` entry becomes a view into it, so an optimizer
+        can update all weights with one array operation per pass (see
+        `optimizers`). Backprop writes into the views as before.
+        """
+        grads = self.gradients()
+        if not grads:
+            return
+        flat = np.zeros(sum(g.size for g in grads), self.dtype)
+        views = iter(flat_views(flat, grads))
+        for layer in self.layers:
+            for key in layer.grads:
+                layer.grads[key] = next(views)
+
     def build(self, n_features: int, seed: int | None = None) -> "Network":
         """Draw fresh weights for inputs of `n_features` columns."""
         self._build(n_features, np.random.default_rng(check_seed(seed)))
@@ -182,6 +198,7 @@ class Network:
             layer.build(n_in, rng, self.dtype)
             n_in = layer.units
         self.n_features_in_ = n_features
+        self.flatten_gradients()
         self.optimizer.reset()
         # New weights start a new run of partial_fit calls.
         self._partial_rng = None

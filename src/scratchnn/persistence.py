@@ -687,6 +687,7 @@ def _rebuild(header: dict, arrays: dict, path: str) -> Network:
             b = np.require(arrays[f"layer{i}.b"], dtype, ["C", "W"])
             layer.params["b"] = b
         layer.grads = {k: np.zeros_like(v) for k, v in layer.params.items()}
+    network.flatten_gradients()
     network.n_features_in_ = header["n_features"]
 
     if "scaler.mean" in arrays:
