@@ -831,3 +831,21 @@ def test_default_batch_size_covers_data_smaller_than_32():
     history = net.fit(X, y, epochs=2, seed=0)
     assert net.optimizer.t == 2
     assert len(history["loss"]) == 2
+
+
+@pytest.mark.parametrize("loss, last, classes", [
+    ("categorical_crossentropy", "softmax", 3),
+    ("binary_crossentropy", "sigmoid", 2),
+])
+def test_predict_from_logits_agrees_with_the_probabilities(loss, last, classes):
+    """predict skips the output activation; it must pick what
+    predict_proba's largest probability picks."""
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(3000, 4))
+    y = np.array(["cat", "dog", "emu"])[rng.integers(0, classes, 3000)]
+    net = Network([Dense(6, "tanh"), Dense(classes if classes > 2 else 1, last)],
+                  loss=loss, optimizer="adam")
+    net.fit(X[:300], y[:300], epochs=3, seed=0)
+    proba = net.predict_proba(X)
+    np.testing.assert_array_equal(net.predict(X),
+                                  net.classes_[proba.argmax(axis=1)])

@@ -103,16 +103,19 @@ class Dense:
             self._workspaces[n_samples] = work
         return work
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
+    def forward(self, x: np.ndarray, activate: bool = True) -> np.ndarray:
         """Return a = σ(x W + b) for x of shape (n_samples, n_in).
 
         The result lives in the layer's workspace, which the next forward
-        of the same batch size overwrites: copy it to keep it.
+        of the same batch size overwrites: copy it to keep it. With
+        `activate=False` it is z = x W + b, and nothing is kept for backward.
         """
         work = self._workspace(x.shape[0])
         z = np.matmul(x, self.params["W"], out=work["z"])  # (n_samples, units)
         if self.use_bias:
             z += self.params["b"]
+        if not activate:
+            return z
         if self.activation.accepts_out:
             a = self.activation.forward(z, out=work["a"])
         else:

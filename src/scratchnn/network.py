@@ -277,6 +277,18 @@ class Network:
         """Class codes (0..k-1) from the last feedforward's output."""
         return self._classes_from_output(self.layers[-1].output)
 
+    def _logits(self, x: np.ndarray) -> np.ndarray:
+        """The output layer's z for x: feedforward without its activation."""
+        a = x
+        for layer in self.layers[:-1]:
+            a = layer.forward(a)
+        return self.layers[-1].forward(a, activate=False)
+
+    def _classes_from_logits(self, z: np.ndarray) -> np.ndarray:
+        if self.loss.name == "binary_crossentropy":
+            return (z[:, 0] >= 0).astype(np.int64)
+        return z.argmax(axis=1)
+
     def _classes_from_output(self, a: np.ndarray) -> np.ndarray:
         if self.loss.name == "binary_crossentropy":
             return (a[:, 0] >= 0.5).astype(np.int64)
@@ -814,11 +826,13 @@ class Network:
             return _joined(
                 output.copy() for _, output in self._outputs(X, "predicting")
             )
+        # Softmax and sigmoid keep the order of the logits (and σ(z) >= 0.5
+        # exactly when z >= 0), so the class needs no output activation.
         codes = _joined(
-            self._classes_from_output(output)
-            for _, output in self._outputs(X, "predicting")
+            self._classes_from_logits(logits)
+            for _, logits in self._outputs(X, "predicting", logits=True)
         )
-        return self.encoder.inverse_transform(codes)
+        return self.encoder.decode(codes)
 
     @property
     def predict_proba(self):
@@ -841,15 +855,17 @@ class Network:
             output.copy() for _, output in self._outputs(X, "predicting")
         )
 
-    def _outputs(self, X, purpose: str):
+    def _outputs(self, X, purpose: str, logits: bool = False):
         """(rows, output) pairs: the network's output for X, in order.
 
         An array in memory goes through in one pass; a memory-mapped one
         (see `streaming`) block by block, so it is never held whole. Each
         output is a workspace the next pass overwrites: use it at once.
+        With `logits`, the output layer's z comes instead of σ(z).
         """
+        forward = self._logits if logits else self.feedforward
         if not streaming.is_mapped(X):
-            yield slice(None), self.feedforward(self._prepare(X, purpose))
+            yield slice(None), forward(self._prepare(X, purpose))
             return
         self._check_fitted()
         if not isinstance(X, streaming.MappedRows):
@@ -860,11 +876,11 @@ class Network:
         step = streaming.block_rows(X.shape[1])
         buffer = np.empty((min(step, len(X)), X.shape[1]), self.dtype)
         if len(X) == 0:
-            yield slice(0, 0), self.feedforward(buffer)
+            yield slice(0, 0), forward(buffer)
         for start in range(0, len(X), step):
             rows = slice(start, min(start + step, len(X)))
             n = rows.stop - start
-            yield rows, self.feedforward(X.take(rows, out=buffer[:n]))
+            yield rows, forward(X.take(rows, out=buffer[:n]))
 
     def evaluate(self, X, y) -> dict:
         """Score the network on labelled data.

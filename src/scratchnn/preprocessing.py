@@ -520,6 +520,10 @@ class LabelEncoder:
             raise DataError(
                 f"codes must be in [0, {n_classes}), got {codes[outside][0]}"
             )
+        return self.decode(codes)
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        """`inverse_transform` for codes known valid (an argmax's): no checks."""
         labels = self.classes_[codes]
         return labels.astype(object) if self.object_labels_ else labels
 
