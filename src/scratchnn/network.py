@@ -267,7 +267,7 @@ class Network:
         """Feedforward, backprop and one optimizer step; returns the loss."""
         self.feedforward(x)
         loss = self._loss_of_last_output(targets)
-        if not np.isfinite(loss):
+        if not math.isfinite(loss):
             return loss
         self.backprop(self._objective.backward())
         self.optimizer.step(self.parameters(), self.gradients())

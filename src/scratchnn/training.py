@@ -6,6 +6,7 @@ feedforward, the loss gradient, backprop and one optimizer step.
 """
 import hashlib
 import logging
+import math
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -300,7 +301,7 @@ def run_training(
             # would only be noise.
             with np.errstate(over="ignore", invalid="ignore"):
                 logs = _one_epoch(network, x, targets, labels, batch_size, order)
-                if not np.isfinite(logs["loss"]) or not _all_finite(params):
+                if not math.isfinite(logs["loss"]) or not _all_finite(params):
                     last_good.restore()
                     raise _diverged(network, epoch, logs["loss"])
                 last_good.take()
@@ -368,7 +369,7 @@ def _one_epoch(network, x, targets, labels, batch_size, order) -> dict:
                 tb = np.take(targets, rows, axis=0, out=t_buffer[:n], mode="clip")
 
         loss = network.train_step(xb, tb)
-        if not np.isfinite(loss):
+        if not math.isfinite(loss):
             return {"loss": loss}
         total_loss += loss if sums_loss else loss * xb.shape[0]
         if labels is not None:
