@@ -127,3 +127,17 @@ def test_unknown_mode_is_refused(tmp_path):
         with atomic_write(tmp_path / "f", "a"):
             pass
     assert os.listdir(tmp_path) == []
+
+
+def test_a_fifo_is_refused_not_replaced(tmp_path):
+    """A special file (here a named pipe; as root also a device node)
+    would be swapped for a regular file by the rename: refused instead."""
+    import stat as stat_module
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="not a regular file"):
+        with atomic_write(fifo) as fh:
+            fh.write(b"data")
+    assert stat_module.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["pipe"]

@@ -107,7 +107,7 @@ def test_npy_that_needs_pickle_or_is_garbage_is_refused(tmp_path, capsys):
             "--out", str(tmp_path / "m.npz"),
         )
         assert status == 1
-        assert "cannot read" in err and "numpy.save" in err
+        assert "numpy.save" in err and "allow_pickle" not in err
     status, _, err = run_cli(
         capsys, "train", "--data", str(tmp_path / "missing.npy"),
         "--no-plot", "--out", str(tmp_path / "m.npz"),
@@ -122,3 +122,20 @@ def test_target_option_is_refused_for_npy(tmp_path, capsys):
                              "--target", "y", "--no-plot")
     assert status == 1
     assert "the target is the last column" in err
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"", "is empty"),
+    (b"PK\x03\x04 a zip, not an array", "does not start as one does"),
+    (b"\x93NUMPY\x01\x00", "cannot read"),  # cut short in the header
+])
+def test_files_that_are_not_npy_say_so_without_mentioning_pickle(
+    tmp_path, capsys, content, reason
+):
+    path = tmp_path / "x.npy"
+    path.write_bytes(content)
+    status, _, err = run_cli(capsys, "train", "--data", str(path),
+                             "--no-plot", "--out", str(tmp_path / "m.npz"))
+    assert status == 1
+    assert reason in err and "allow_pickle" not in err
+    assert len(err.strip().splitlines()) == 1

@@ -849,3 +849,16 @@ def test_predict_from_logits_agrees_with_the_probabilities(loss, last, classes):
     proba = net.predict_proba(X)
     np.testing.assert_array_equal(net.predict(X),
                                   net.classes_[proba.argmax(axis=1)])
+
+
+def test_uint64_labels_beyond_int64_are_refused_before_training():
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    y = np.where(X[:, 0] > 0, np.uint64(2**64 - 1), np.uint64(1))
+    net = Network([Dense(2, "softmax")], loss="categorical_crossentropy")
+    with pytest.raises(DataError, match="18446744073709551615 at row .*as strings"):
+        net.fit(X, y, epochs=1)
+    assert not net.is_built
+    # uint64 labels that fit in int64 train as usual.
+    small = np.where(X[:, 0] > 0, np.uint64(2**63 - 1), np.uint64(1))
+    net.fit(X, small, epochs=1, seed=0)
+    assert set(net.predict(X).tolist()) <= {2**63 - 1, 1}

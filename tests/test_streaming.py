@@ -4,6 +4,7 @@ The reference for every result is the same fit on the same array loaded
 into memory, which the rest of the suite checks against independent
 computations; here the two must agree bit for bit.
 """
+import re
 import subprocess
 import sys
 import textwrap
@@ -335,5 +336,84 @@ def test_random_rows_are_read_with_pread_from_the_right_offsets(
     out = np.empty((5, view.shape[1]), np.float64)
     rows.take(picked, out)
     np.testing.assert_array_equal(out, table[5:, columns][picked])
+    assert rows._file.use_pread
     # A stepped column slice has no contiguous rows: the mapping is used.
-    assert MappedRows(_mapped(tmp_path, table)[:, ::2])._file is None
+    assert not MappedRows(_mapped(tmp_path, table)[:, ::2])._file.use_pread
+
+
+def test_a_file_replaced_after_mapping_trains_on_what_the_mapping_shows(
+    tmp_path
+):
+    X, y = _data(np.float32, n=3000)
+    path = tmp_path / "d.npy"
+    np.save(path, X)
+    X_map = np.load(path, mmap_mode="r")
+    np.save(tmp_path / "new.npy", -X)
+    (tmp_path / "new.npy").replace(path)  # same name, another file
+    nets = []
+    for data in (X, X_map):
+        net = _classifier(True)
+        net.fit(data, y, epochs=2, batch_size=64, seed=0)
+        nets.append(net)
+    _assert_same_network(*nets)
+
+
+def test_copy_on_write_edits_are_trained_on(tmp_path):
+    X, y = _data(np.float64, n=3000)
+    X[5:50, 2] = np.nan
+    path = tmp_path / "d.npy"
+    np.save(path, X)
+    edited = np.load(path, mmap_mode="c")
+    edited[np.isnan(edited)] = 0.0  # only in this process's pages
+    X[np.isnan(X)] = 0.0
+    nets = []
+    for data in (X, edited):
+        net = _classifier(True)
+        net.fit(data, y, epochs=2, batch_size=64, seed=0)
+        nets.append(net)
+    _assert_same_network(*nets)
+
+
+def test_a_file_cut_short_after_mapping_is_an_error_not_a_crash(tmp_path):
+    """Reading a mapping past its file's end kills the process (SIGBUS),
+    so the run happens in a child process."""
+    X = np.random.default_rng(0).random((20_000, 6))
+    path = tmp_path / "big.npy"
+    np.save(path, X)
+    script = textwrap.dedent(f"""
+        import os, numpy as np
+        from scratchnn import Dense, Network
+        from scratchnn.errors import DataError
+        X = np.load({str(path)!r}, mmap_mode="r")
+        os.truncate({str(path)!r}, 128 + 8 * 6 * 1000)
+        net = Network([Dense(2)], loss="mse")
+        for shuffle in (True, False):
+            try:
+                net.fit(X, np.zeros((len(X), 2)), epochs=1, shuffle=shuffle)
+            except DataError as error:
+                print("refused:", error)
+    """)
+    result = subprocess.run([sys.executable, "-c", script],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, (result.returncode, result.stderr)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    assert all("was cut short after it was opened" in line for line in lines)
+
+
+@pytest.mark.parametrize("shape", [(100,), (50, 4, 3)])
+def test_a_mapped_array_that_is_not_2d_is_named_by_its_shape(tmp_path, shape):
+    X_map = _mapped(tmp_path, np.zeros(shape))
+    with pytest.raises(DataError, match=re.escape(f"got shape {shape}")):
+        _classifier().fit(X_map, np.zeros(shape[0]))
+
+
+
+
+def test_predicting_zero_mapped_rows_gives_zero_predictions(tmp_path):
+    X, y = _data(np.float32)
+    net = _classifier()
+    net.fit(X, y, epochs=1, seed=0)
+    empty = _mapped(tmp_path, X[:0])
+    assert net.predict(empty).shape == net.predict(X[:0]).shape == (0,)
+    assert net.predict_proba(empty).shape == (0, 3)

@@ -4,6 +4,7 @@ Data goes to a temporary file in the target's folder, is synced to disk,
 then renamed over the target (rename within one file system is atomic).
 """
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -55,6 +56,7 @@ def atomic_write(path, mode: str = "wb", newline: str | None = None):
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     name = os.path.basename(path)
+    _refuse_special_file(path)
 
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
     try:
@@ -71,6 +73,25 @@ def atomic_write(path, mode: str = "wb", newline: str | None = None):
         raise
 
     _sync_folder(folder)
+
+
+def _refuse_special_file(path: str) -> None:
+    """Refuse to replace a device, pipe or socket with a regular file.
+
+    The rename would swap, say, a device node for a file; only root can
+    usually do it, which is why it must be refused here. A symbolic link
+    is replaced as any file is (its target stays as it was).
+    """
+    with contextlib.suppress(FileNotFoundError):
+        mode = os.lstat(path).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)
+                or stat.S_ISDIR(mode)):  # a folder fails at the rename
+            raise OSError(
+                errno.EINVAL,
+                "is a device, pipe or socket, not a regular file; give the "
+                "path of a file to write",
+                path,
+            )
 
 
 def _mode_for(path: str) -> int:

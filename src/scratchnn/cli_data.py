@@ -16,6 +16,9 @@ from .errors import DataError
 # read as class labels; anything else is a regression target.
 MAX_CLASSES_FOR_NUMBERS = 20
 
+# Every .npy file starts with these bytes.
+_NPY_MAGIC = b"\x93NUMPY"
+
 # How many column names a message lists before it says "and N more".
 _NAMES_SHOWN = 6
 
@@ -79,14 +82,26 @@ def load_npy(path: str) -> Dataset:
     `scratchnn.streaming`), so it may be larger than memory. Only the
     target column is copied into memory.
     """
+    how = "write it with numpy.save from a numeric 2-D array"
     try:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
+        with open(path, "rb") as file:
+            magic = file.read(len(_NPY_MAGIC))
     except FileNotFoundError:
         raise DataError(f"no such file: {path!r}") from None
-    except (ValueError, OSError) as error:
+    except OSError as error:
+        raise DataError(f"cannot read {path!r}: {error.strerror}") from None
+    if magic != _NPY_MAGIC:
+        # np.load would call this "pickled data" and suggest allow_pickle.
+        what = "is empty" if not magic else "does not start as one does"
+        raise DataError(f"{path!r} is not a .npy file (it {what}); {how}")
+    try:
+        # A header declaring an absurd shape overflows while NumPy sizes
+        # it; the error below says what is wrong, so the warning is noise.
+        with np.errstate(over="ignore"):
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
         raise DataError(
-            f"cannot read {path!r} as a .npy array ({error}); write it with "
-            f"numpy.save from a numeric 2-D array"
+            f"cannot read {path!r} as a .npy array ({error}); {how}"
         ) from None
     if not isinstance(array, np.ndarray) or array.ndim != 2:
         shape = getattr(array, "shape", None)

@@ -68,30 +68,43 @@ def copy_column(array, column: int) -> np.ndarray:
 
 
 class _FileRows:
-    """Rows of a mapped array read from its file with pread, one per row.
+    """The file behind a memory-mapped array, opened once by its name.
 
-    Used for rows drawn at random: a page fault on the mapping would map
-    the whole page-cache folio around each row (measured: 0.7 MiB per row),
-    where pread copies just the row's bytes into the batch.
+    Rows drawn at random are read from it with one pread each: a page
+    fault on the mapping would map the whole page-cache folio around each
+    row (measured: 0.7 MiB per row), where pread copies just the row's
+    bytes. Before each read through the mapping, its size is checked: a
+    file cut short after it was mapped would kill the process with SIGBUS.
+    Only the file the mapping shows is used: one replaced under the same
+    name since, or the private pages of a copy-on-write map (mode "c"),
+    would give other values than the mapping, so then the mapping is read.
     """
 
-    def __init__(self, fd: int, start: int, stride: int, row_bytes: int):
+    def __init__(self, fd: int, start: int, stride: int, row_bytes: int,
+                 mapped_end: int, name: str, use_pread: bool):
         self.fd, self.start = fd, start
         self.stride, self.row_bytes = stride, row_bytes
+        self.mapped_end, self.name = mapped_end, name
+        self.use_pread = use_pread
         weakref.finalize(self, os.close, fd)
 
     @classmethod
     def open(cls, array) -> "_FileRows | None":
-        """A reader for `array`'s file, or None if it cannot have one:
-        no pread here, not an np.memmap of a named file, or rows whose
-        bytes are not contiguous (a column slice with a step)."""
+        """The file of `array`, or None where it cannot be had: not an
+        np.memmap of a named file, the file gone, or another file now under
+        that name (then the mapping is read without checks)."""
         root = array
         while isinstance(root.base, np.ndarray):
             root = root.base
         filename = getattr(root, "filename", None)
-        if (not hasattr(os, "preadv") or not isinstance(root, np.memmap)
-                or filename is None
-                or array.strides[1] != array.dtype.itemsize):
+        if not isinstance(root, np.memmap) or filename is None:
+            return None
+        try:
+            fd = os.open(filename, os.O_RDONLY)
+        except OSError:
+            return None
+        if not _is_mapped_file(fd, root):
+            os.close(fd)
             return None
         # The file offset of array[0, 0]: the memmap's own offset plus how
         # far into the memmap this view starts.
@@ -99,12 +112,24 @@ class _FileRows:
             array.__array_interface__["data"][0]
             - root.__array_interface__["data"][0]
         )
-        try:
-            fd = os.open(filename, os.O_RDONLY)
-        except OSError:
-            return None
+        use_pread = (
+            hasattr(os, "preadv")
+            and root.mode != "c"
+            and array.strides[1] == array.dtype.itemsize
+        )
         row_bytes = array.shape[1] * array.dtype.itemsize
-        return cls(fd, start, array.strides[0], row_bytes)
+        return cls(fd, start, array.strides[0], row_bytes,
+                   root.offset + root.nbytes, filename, use_pread)
+
+    def check_size(self) -> None:
+        """Refuse to read a mapping whose file was cut short since."""
+        size = os.fstat(self.fd).st_size
+        if size < self.mapped_end:
+            raise DataError(
+                f"{self.name} is {size} bytes but its array needs "
+                f"{self.mapped_end}: the file was cut short after it was "
+                f"opened; load it again"
+            )
 
     def read(self, rows: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Rows `rows` into `out` (C-contiguous, the file's dtype)."""
@@ -115,10 +140,37 @@ class _FileRows:
                             self.start + row * self.stride)
             if got != size:
                 raise DataError(
-                    f"row {row} lies past the end of the file: it was "
-                    f"shortened after it was opened; open it again"
+                    f"row {row} lies past the end of {self.name}: the file "
+                    f"was cut short after it was opened; load it again"
                 )
         return out
+
+
+def _shared_file_mapping(array) -> bool:
+    """True for an np.memmap whose pages are the file's (not mode "c")."""
+    root = array
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    return isinstance(root, np.memmap) and root.mode in ("r", "r+", "w+")
+
+
+def _is_mapped_file(fd: int, root: np.memmap) -> bool:
+    """True if `fd` is the very file `root` maps (same device and inode).
+
+    /proc/self/maps names the inode behind each mapping; where it cannot
+    be read (not Linux), the file is trusted as it is.
+    """
+    address = root.__array_interface__["data"][0]
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                fields = line.split()
+                low, high = (int(x, 16) for x in fields[0].split("-"))
+                if low <= address < high:
+                    return int(fields[4]) == os.fstat(fd).st_ino
+    except (OSError, ValueError, IndexError):
+        return True
+    return True
 
 
 # The open /proc/<pid>/statm of this process, by pid (a fork reopens it).
@@ -173,9 +225,15 @@ class MappedRows:
                 f"{name} must be a memory-mapped array, e.g. "
                 f"np.load(path, mmap_mode='r'); got {type(array).__name__}"
             )
+        if array.ndim != 2:
+            raise DataError(
+                f"{name} must be 2-D (n_samples, n_features), got shape "
+                f"{array.shape}; give one row per sample and one column per "
+                f"feature"
+            )
         # The checks of check_features that need no pass over the values
-        # (dtype, 2-D, width), on the first row only.
-        check_features(np.asarray(array[:1]), name)
+        # (dtype, width), on the first row only.
+        check_features(np.asarray(array[:1]), name, allow_empty=True)
         self.array = array
         self.name = name
         if rows is not None:
@@ -195,6 +253,10 @@ class MappedRows:
         self._resident_after_release = _resident_bytes()
         self._row_bytes = array.strides[0]
         self._file = _FileRows.open(array)
+        # Handing pages back is safe only for a shared mapping of a file:
+        # on a copy-on-write map (np.load(..., mmap_mode="c")), or one of
+        # unknown kind, it would throw away edits made in memory.
+        self._may_release = _shared_file_mapping(array)
         self.scaler = None
         self.dtype = np.dtype(np.float64)
         self.column_min = self.column_max = None
@@ -214,9 +276,11 @@ class MappedRows:
         has the file's dtype and receives rows read at random."""
         if self.rows is not None:
             index = self.rows[index]
+        if self._file is not None:
+            self._file.check_size()
         if isinstance(index, slice):
             block = self.array[index]
-        elif self._file is not None:
+        elif self._file is not None and self._file.use_pread:
             if out is None:
                 out = np.empty((len(index), self.shape[1]), self.array.dtype)
             return self._file.read(index, out)
@@ -246,6 +310,8 @@ class MappedRows:
     def release(self) -> None:
         """Hand the pages read so far back to the OS (they stay cached)."""
         self._unreleased = 0
+        if not self._may_release:
+            return
         if hasattr(self._mapping, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
             self._mapping.madvise(mmap.MADV_DONTNEED)
         self._resident_after_release = _resident_bytes()

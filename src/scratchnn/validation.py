@@ -190,6 +190,14 @@ def check_class_labels(
         )
     if y.dtype.kind == "f":
         check_finite(y, name, purpose)
+    if y.dtype.kind == "u" and y.size and y.max() > np.iinfo(np.int64).max:
+        # A model file keeps integer labels as int64.
+        row = int(np.argmax(y > np.iinfo(np.int64).max))
+        raise DataError(
+            f"{name} holds the label {y[row]} at row {row}, beyond the int64 "
+            f"range a model file keeps integer labels in; give such labels "
+            f"as strings, e.g. {name}.astype(str)"
+        )
     return y
 
 
