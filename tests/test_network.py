@@ -862,3 +862,37 @@ def test_uint64_labels_beyond_int64_are_refused_before_training():
     small = np.where(X[:, 0] > 0, np.uint64(2**63 - 1), np.uint64(1))
     net.fit(X, small, epochs=1, seed=0)
     assert set(net.predict(X).tolist()) <= {2**63 - 1, 1}
+
+
+def test_inputs_that_overflow_the_output_are_refused_by_predict():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3))
+    net = Network([Dense(4, "relu"), Dense(2, "softmax")],
+                  loss="categorical_crossentropy")
+    net.fit(X, X[:, 0] > 0, epochs=1, seed=0)
+    huge = np.vstack([X[:3], [[3e38, 3e38, 3e38]]])
+    for call in (net.predict, net.predict_proba):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no RuntimeWarning on the way
+            with pytest.raises(DataError, match="output for row 3 overflowed"):
+                call(huge)
+    assert net.predict(X[:3]).shape == (3,)
+
+
+def test_warm_start_after_build_learns_labels_and_scaling_keeping_weights():
+    rng = np.random.default_rng(3)
+    X = rng.normal(5.0, 3.0, size=(200, 4))
+    y = np.where(X[:, 0] > 5.0, "hi", "lo")
+    net = Network([Dense(6, "tanh"), Dense(2, "softmax")],
+                  loss="categorical_crossentropy", standardize=True)
+    net.build(4, seed=5)
+    drawn = [p.copy() for p in net.parameters()]
+    net.fit(X, y, epochs=1, seed=1, warm_start=True)
+    assert list(net.classes_) == ["hi", "lo"]
+    np.testing.assert_allclose(net.scaler.mean_, X.mean(axis=0))
+    # One epoch of Adam moves the built weights a little; weights drawn
+    # afresh (seed 1, not 5) would be far from them.
+    for start, p in zip(drawn, net.parameters(), strict=True):
+        moved = np.abs(p - start).max()
+        assert 0 < moved < 0.1, moved
+    assert net.predict(X).shape == (200,)

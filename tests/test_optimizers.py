@@ -241,3 +241,28 @@ def test_network_refuses_lr_beside_an_optimizer_object():
     with pytest.raises(ValueError, match="give the learning rate once"):
         Network([Dense(1)], optimizer=Adam(), lr=0.03)
     assert Network([Dense(1)], optimizer="adam", lr=0.03).optimizer.lr == 0.03
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd-momentum", "sgd"])
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_a_copied_network_trains_on_exactly_like_the_original(optimizer, how):
+    import copy
+    import pickle
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 5))
+    y = rng.integers(0, 3, 120)
+    opt = {"adam": Adam(0.01), "sgd-momentum": SGD(0.05, momentum=0.9),
+           "sgd": SGD(0.05)}[optimizer]
+    net = Network([Dense(7, "relu"), Dense(3, "softmax")],
+                  loss="categorical_crossentropy", optimizer=opt)
+    net.fit(X, y, epochs=2, seed=0)
+    twin = (copy.deepcopy(net) if how == "deepcopy"
+            else pickle.loads(pickle.dumps(net)))
+    for n in (net, twin):
+        n.fit(X, y, epochs=2, seed=1, warm_start=True)
+    for p, q in zip(net.parameters(), twin.parameters(), strict=True):
+        np.testing.assert_array_equal(p, q)
+    # The copy keeps the fast path: one flat buffer for its gradients.
+    grads = twin.gradients()
+    assert all(g.base is grads[0].base is not None for g in grads)

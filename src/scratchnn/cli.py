@@ -16,6 +16,8 @@ import warnings
 import numpy as np
 
 from . import __version__, cli_data, data
+from . import cli_inspect
+from . import cli_tune
 from .activations import ACTIVATIONS
 from .atomic import atomic_write
 from .checkpoint import Checkpoint, load_checkpoint
@@ -35,8 +37,7 @@ DEFAULT_BATCH = 32
 
 # What `export` writes, by format: the suffix that selects it. The writer
 # of each is imported only when used (see _exporter).
-# TODO: add "python": ".py" (a standalone NumPy script) — a later issue.
-EXPORT_FORMATS = {"onnx": ".onnx"}
+EXPORT_FORMATS = {"onnx": ".onnx", "python": ".py"}
 
 
 class UserError(Exception):
@@ -215,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plot(commands)
     _add_info(commands)
     _add_export(commands)
+    cli_inspect.add_commands(commands, _command)
+    cli_tune.add_lr_find(commands)
     return parser
 
 
@@ -282,6 +285,10 @@ def _add_train(commands) -> None:
                        help="go on with the run saved in this checkpoint: "
                             "its data and training options are used, and "
                             "it ends as the uninterrupted run would have")
+    train.add_argument("--diagnose", action="store_true",
+                       help="watch for dead or saturated units, bad "
+                            "gradients, divergence and plateaus; warn with "
+                            "a fix")
     train.set_defaults(run=cmd_train)
 
 
@@ -462,6 +469,7 @@ def cmd_train(args, console: Console) -> int:
             validation_fraction=args.validation_fraction,
             callbacks=callbacks,
             resume=args.resume,
+            diagnose=args.diagnose,
         )
     if len(history) == 0:
         console.note("interrupted before the first epoch ended; nothing "
@@ -1081,6 +1089,11 @@ def _exporter(form: str):
     """The function that writes `form`, imported only now."""
     # Each format's writer needs its own optional package, so a
     # missing one fails this command alone.
+    if form == "python":
+        # NumPy alone: nothing that may be missing.
+        from .export_python import export_python
+
+        return export_python
     assert form == "onnx", form
     try:
         from .onnx_export import export_onnx

@@ -31,3 +31,17 @@ class ConvergenceWarning(UserWarning):
 
 class TrainingInterruptedWarning(UserWarning):
     """Training was stopped by Ctrl-C; the last finished epoch was kept."""
+
+
+class DiagnosticWarning(UserWarning):
+    """A training diagnostic found trouble; the message names a fix.
+
+    `kind` says which check ("inputs", "saturated", "dead", "exploding",
+    "vanishing", "diverging", "plateau", "no_descent") and `layer` its
+    layer index, or None, so code can tell findings apart.
+    """
+
+    def __init__(self, message: str, kind: str = "", layer: int | None = None):
+        super().__init__(message)
+        self.kind = kind
+        self.layer = layer

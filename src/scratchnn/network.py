@@ -13,11 +13,13 @@ import numpy as np
 
 from . import streaming, training
 from .data import LabelEncoder, StandardScaler, train_test_split
+from .diagnostics import Diagnostics
 from .errors import DataError, NotFittedError
 from .layers import Dense
 from .losses import CLASSIFICATION_LOSSES, FUSED_LOSSES, get_loss
 from .model_header import DEFAULT_MAX_BYTES
 from .optimizers import Optimizer, flat_views, get_optimizer
+from .tables import align
 from .validation import (
     as_dtype,
     check_class_labels,
@@ -171,6 +173,12 @@ class Network:
         """The gradient arrays matching `parameters()`, from the last backprop."""
         return [g for layer in self.layers for g in layer.grads.values()]
 
+    def __setstate__(self, state: dict) -> None:
+        # A copy (or unpickled network) has each gradient as an array of
+        # its own; one flat buffer again keeps the optimizer's fast path.
+        self.__dict__.update(state)
+        self.flatten_gradients()
+
     def flatten_gradients(self) -> None:
         """Lay every layer's gradient arrays out in one flat buffer.
 
@@ -273,6 +281,44 @@ class Network:
         self.optimizer.step(self.parameters(), self.gradients())
         return loss
 
+    def check_gradients(
+        self,
+        X,
+        y,
+        tol: float = 1e-6,
+        eps: float = 1e-6,
+        max_entries: int | None = 100,
+        seed: int | None = 0,
+    ):
+        """Compare backprop with central differences on a float64 copy.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Raw features and labels (or targets), as for `fit`.
+        tol : float, default=1e-6
+            The largest relative error an array may show and pass.
+        eps : float, default=1e-6
+            How far each weight is moved either way.
+        max_entries : int or None, default=100
+            Larger arrays have this many entries checked, drawn at random
+            with `seed`; None checks them all.
+        seed : int or None, default=0
+            Seeds that draw (and the weights of an unbuilt network).
+
+        Returns
+        -------
+        gradcheck.GradientCheck
+            Each weight and bias array's worst relative error, pass or
+            fail, and `passed` overall. The network is not changed; see
+            `gradcheck.check_gradients` for how errors are measured.
+        """
+        from .gradcheck import check_gradients
+
+        return check_gradients(self, X, y, tol=tol, eps=eps,
+                               max_entries=max_entries, seed=seed)
+
     def output_classes(self) -> np.ndarray:
         """Class codes (0..k-1) from the last feedforward's output."""
         return self._classes_from_output(self.layers[-1].output)
@@ -311,6 +357,7 @@ class Network:
         callbacks: list | None = None,
         warm_start: bool = False,
         resume=None,
+        diagnose: bool = False,
     ) -> training.History:
         """Train the network on X and y.
 
@@ -353,6 +400,11 @@ class Network:
             epoch and ends as the uninterrupted run would have, bit for bit.
             The network, data and arguments must be the same (only `epochs`
             may grow); anything else is refused.
+        diagnose : bool, default=False
+            Watch the run for common failures (unscaled inputs, dead or
+            saturated units, exploding or vanishing gradients, divergence,
+            plateaus) and warn about each with a fix; see `diagnostics`.
+            Costs one small forward pass per epoch, nothing per step.
 
         Returns
         -------
@@ -381,6 +433,12 @@ class Network:
             )
         validation_data = _check_validation_data(validation_data, fraction)
         callbacks = training.check_callbacks(callbacks)
+        if not isinstance(diagnose, (bool, np.bool_)):
+            raise TypeError(
+                f"diagnose must be True or False, got {diagnose!r:.40}"
+            )
+        if diagnose:
+            callbacks.append(Diagnostics())
         rng = np.random.default_rng(check_seed(seed))
         if resume is not None:
             if warm_start:
@@ -394,17 +452,23 @@ class Network:
         X = _check_streamed(X) if streamed else check_features(X, "X")
         check_lengths(X, y)
         continuing = warm_start and self.is_built
+        # Weights drawn by `build` alone come without the class labels and
+        # scaling that a fit learns: warm_start learns those from this data.
+        new_encoder = self.is_classifier and (
+            not continuing or self.encoder is None
+        )
+        new_scaler = self.standardize and (
+            not continuing or self.scaler is None
+        )
         if continuing:
             _check_width(X, self.n_features_in_)
-            encoder = self.encoder
-        else:
-            encoder = LabelEncoder() if self.is_classifier else None
+        encoder = LabelEncoder() if new_encoder else self.encoder
 
         # Everything that can be checked without the generator is checked
         # before the weights are drawn: targets, validation data, sizes.
         # The new encoder waits until then, so a fit that fails here leaves
         # a trained network as it was.
-        targets, labels = self._encode_targets(y, encoder, fit=not continuing)
+        targets, labels = self._encode_targets(y, encoder, fit=new_encoder)
         val = None
         n_val = 0
         if validation_data is not None:
@@ -422,15 +486,16 @@ class Network:
         batch_size = _batch_size(batch_size, X.shape[0] - n_val)
 
         if not continuing:
-            self.encoder, self.scaler = encoder, None
+            self.scaler = None
             self._build(X.shape[1], rng)
+        self.encoder = encoder
 
         # Hold out validation data, then fit the scaling on the rest only.
         if n_val:
             X, val, targets, labels = self._split_validation(
                 X, targets, labels, n_val, rng
             )
-        if self.standardize and not continuing:
+        if new_scaler:
             if streamed:
                 self.scaler = StandardScaler().fit_blocks(X.blocks, X.shape)
             else:
@@ -863,7 +928,13 @@ class Network:
         output is a workspace the next pass overwrites: use it at once.
         With `logits`, the output layer's z comes instead of σ(z).
         """
-        forward = self._logits if logits else self.feedforward
+        def forward(x, start=0):
+            # An overflow is reported by _check_output, with its row.
+            with np.errstate(over="ignore", invalid="ignore"):
+                output = (self._logits if logits else self.feedforward)(x)
+            _check_output(output, start)
+            return output
+
         if not streaming.is_mapped(X):
             yield slice(None), forward(self._prepare(X, purpose))
             return
@@ -880,7 +951,7 @@ class Network:
         for start in range(0, len(X), step):
             rows = slice(start, min(start + step, len(X)))
             n = rows.stop - start
-            yield rows, forward(X.take(rows, out=buffer[:n]))
+            yield rows, forward(X.take(rows, out=buffer[:n]), start)
 
     def evaluate(self, X, y) -> dict:
         """Score the network on labelled data.
@@ -1032,15 +1103,7 @@ class Network:
             )
 
         # Numbers right-aligned, words left-aligned, columns 2 apart.
-        widths = [max(len(row[c]) for row in table) for c in range(6)]
-        numeric = {1, 2, 5}
-        lines = [
-            "  ".join(
-                cell.rjust(w) if c in numeric else cell.ljust(w)
-                for c, (cell, w) in enumerate(zip(row, widths))
-            ).rstrip()
-            for row in table
-        ]
+        lines = align(table, numeric={1, 2, 5})
 
         total = sum(p.size for p in self.parameters())
         lines.append(
@@ -1077,6 +1140,28 @@ class Network:
         return (
             f"Network([{layers}], loss={self.loss.name!r}, "
             f"optimizer={self.optimizer.name!r})"
+        )
+
+
+def _check_output(output: np.ndarray, start: int) -> None:
+    """Refuse outputs that overflowed (finite inputs, NaN or inf out).
+
+    Inputs far outside the training data, or huge weights, can overflow
+    the network's dtype on the way; a NaN probability would otherwise come
+    back as a made-up class.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(output)):
+            return
+    bad = ~np.isfinite(output)
+    if bad.any():
+        row = int(np.argwhere(bad)[0][0]) + start
+        raise DataError(
+            f"the network's output for row {row} overflowed to "
+            f"{output[row - start][bad[row - start]][0]}: the inputs of that "
+            f"row (or the weights) are too large for dtype={output.dtype}; "
+            f"scale the inputs like the training data, or use "
+            f"dtype='float64'"
         )
 
 

@@ -57,6 +57,24 @@ class Optimizer:
     def step(self, params: list, grads: list) -> None:
         raise NotImplementedError
 
+    def __getstate__(self) -> dict:
+        """Copy or pickle the state, not the scratch space."""
+        state = self.__dict__.copy()
+        state.update(_scratch_arrays=[], _scratch_flat=None,
+                     _flat_grads=((), None))
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        # A copy of a view is an array of its own: lay each state list out
+        # in one flat buffer again, as the steps expect.
+        self.__dict__.update(state)
+        for kept in self._state_lists().values():
+            if kept:
+                _, views = _flat_zeros(kept)
+                for view, part in zip(views, kept):
+                    np.copyto(view, part)
+                kept[:] = views
+
     def state(self) -> dict:
         """The optimizer's arrays by name ("m0", "v0", ...), for a checkpoint."""
         return {

@@ -220,6 +220,39 @@ def plot_confusion_matrix(
     _save(fig, path)
 
 
+def plot_lr_find(result, path: str, title: str = "") -> None:
+    """Draw a learning-rate sweep: loss against lr, the suggestion marked.
+
+    Parameters
+    ----------
+    result : lr_finder.LRFinderResult
+        Its `lrs`, `raw_losses`, smoothed `losses` and `suggestion`.
+    path : str
+        The PNG to write.
+    title : str, default=""
+    """
+    fig = Figure(figsize=PANEL_INCHES)
+    ax = fig.add_subplot()
+    ax.plot(result.lrs, result.raw_losses, color="0.75", linewidth=0.8,
+            label="batch loss")
+    ax.plot(result.lrs, result.losses, label="smoothed")
+    ax.axvline(result.suggestion, color="tab:red", linestyle="--",
+               label=f"suggested lr {result.suggestion:.2g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("loss")
+    # The raw losses near the explosion would flatten the useful part.
+    low, high = np.min(result.losses), np.max(result.losses)
+    margin = 0.05 * (high - low) or 0.05 * abs(high) or 1.0
+    ax.set_ylim(low - margin, high + margin)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    _save(fig, path)
+
+
 def _save(fig, path: str) -> None:
     with atomic_write(path) as fh:
         fig.savefig(fh, format="png", dpi=DPI)
