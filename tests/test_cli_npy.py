@@ -92,6 +92,7 @@ def test_bad_npy_files_are_refused_with_a_reason(tmp_path, capsys, content,
     )
     assert status == 1
     assert message in err
+    assert "epoch" not in err  # refused before any training
     assert "Traceback" not in err
     assert not (tmp_path / "m.npz").exists()
 
@@ -139,3 +140,24 @@ def test_files_that_are_not_npy_say_so_without_mentioning_pickle(
     assert status == 1
     assert reason in err and "allow_pickle" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("cell, message", [
+    ((5, 1), "X contains nan at row 5, column 1"),
+    ((150, 0), "X contains nan at row 150, column 0"),
+    ((7, 2), "the target (last column) holds nan at row 7"),
+])
+def test_nan_in_a_split_npy_is_named_by_its_row_in_the_file(
+    tmp_path, capsys, cell, message
+):
+    table = np.random.default_rng(0).random((200, 3))
+    table[:, 2] = np.arange(200) % 2
+    table[cell] = np.nan
+    path = tmp_path / "nan.npy"
+    np.save(path, table)
+    status, _, err = run_cli(capsys, "train", "--data", str(path),
+                             "--epochs", "1", "--no-plot",
+                             "--out", str(tmp_path / "m.npz"))
+    assert status == 1
+    assert message in err
+    assert "epoch" not in err  # refused before any training

@@ -120,8 +120,18 @@ def load_npy(path: str) -> Dataset:
             f"be real numbers"
         )
     y = streaming.copy_column(array, -1)
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        row = int(np.argmax(~np.isfinite(y)))
+        raise DataError(
+            f"{path!r}: the target (last column) holds {y[row]} at row {row} "
+            f"(counting from 0); remove or fill in that row"
+        )
+    # Checked whole, before any split: a bad cell among the test rows
+    # would otherwise surface only after training.
+    features = array[:, :-1]
+    streaming.MappedRows(features).check_values()
     names = [f"x{i}" for i in range(array.shape[1] - 1)]
-    return Dataset(array[:, :-1], y, names, "y", os.path.abspath(path),
+    return Dataset(features, y, names, "y", os.path.abspath(path),
                    bundled=False)
 
 

@@ -676,11 +676,22 @@ class Network:
         return X[train_rows], val, targets[train_rows], kept_labels
 
     def _scale(self, X: np.ndarray, name: str) -> np.ndarray:
-        """Standardise X if the network does, then cast to its dtype."""
-        if self.scaler is not None:
-            X = self.scaler.transform(X)
-            name = f"{name} after standardising"
-        return as_dtype(X, self.dtype, name)
+        """Standardise X if the network does, then cast to its dtype.
+
+        Block by block into the result, so the float64 arithmetic needs
+        a block's worth of memory, not several copies of X.
+        """
+        if self.scaler is None:
+            return as_dtype(X, self.dtype, name)
+        out = np.empty(X.shape, self.dtype)
+        step = streaming.block_rows(X.shape[1])
+        for start in range(0, X.shape[0], step):
+            block = self.scaler.transform(X[start:start + step],
+                                          first_row=start)
+            out[start:start + block.shape[0]] = as_dtype(
+                block, self.dtype, f"{name} after standardising", start
+            )
+        return out
 
     # ------------------------------------------------------------------
     # Training in pieces

@@ -166,22 +166,31 @@ def _row_blocks(X: np.ndarray):
     """(start, rows) blocks of an in-memory float64 array, as views."""
     step = block_rows(X.shape[1])
     for start in range(0, len(X), step):
-        yield start, X[start:start + step]
+        yield start, np.asarray(X[start:start + step], dtype=np.float64)
 
 
 def _as_features(X, name: str = "X") -> np.ndarray:
-    """Return X as a new float64 2-D array of finite values, or raise."""
-    try:
-        X = np.array(X, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise DataError(f"{name} must be numeric: {err}") from None
+    """Return X as a 2-D float array of finite values, or raise.
+
+    float32 and float64 arrays come back as they are (the data may be
+    large; nothing here writes to it); anything else as a float64 copy.
+    """
+    X = np.asarray(X) if isinstance(X, np.ndarray) else X
+    if not (isinstance(X, np.ndarray) and X.dtype in (np.float32, np.float64)):
+        try:
+            X = np.array(X, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise DataError(f"{name} must be numeric: {err}") from None
     if X.ndim != 2:
         raise DataError(
             f"{name} must be 2-D (n_samples, n_features), got shape "
             f"{X.shape}; use X.reshape(-1, 1) for one feature or "
             f"X.reshape(1, -1) for one sample"
         )
-    if not np.isfinite(X).all():
+    # A finite sum needs no cell-by-cell look (see check_finite).
+    with np.errstate(over="ignore", invalid="ignore"):
+        finite_sum = np.isfinite(np.sum(X))
+    if not finite_sum and not np.isfinite(X).all():
         rows, cols = np.nonzero(~np.isfinite(X))
         raise DataError(
             f"{name} holds NaN or inf, first at row {rows[0]}, column "
@@ -286,12 +295,15 @@ class StandardScaler:
         self.n_features_in_ = n_features
         return self
 
-    def transform(self, X) -> np.ndarray:
+    def transform(self, X, *, first_row: int = 0) -> np.ndarray:
         """Standardise X with the statistics learned by `fit`.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+        first_row : int, default=0
+            The number messages give X's first row: X may be a block of
+            rows cut from a larger array.
 
         Returns
         -------
@@ -321,7 +333,8 @@ class StandardScaler:
         if not np.isfinite(Z).all():
             row, col = np.argwhere(~np.isfinite(Z))[0]
             raise DataError(
-                f"standardising X overflows float64 at row {row}, column "
+                f"standardising X overflows float64 at row "
+                f"{first_row + row}, column "
                 f"{col}: ({X[row, col]:g} - mean {self.mean_[col]:g}) / "
                 f"scale {self.scale_[col]:g}; scale that column down"
             )

@@ -340,9 +340,14 @@ class MappedRows:
                     bad = ~np.isfinite(block)
                     if bad.any():
                         row, column = np.argwhere(bad)[0]
+                        # Rows are named as they lie in the array (a file's
+                        # row), not by their place in a subset of them.
+                        position = start + row
+                        if self.rows is not None:
+                            position = int(self.rows[position])
                         raise DataError(
                             f"{self.name} contains {block[row, column]} at "
-                            f"row {start + row}, column {column} (counting "
+                            f"row {position}, column {column} (counting "
                             f"from 0); remove or fill in missing and "
                             f"infinite values before {purpose}"
                         )

@@ -94,13 +94,16 @@ def check_finite(a: np.ndarray, name: str, purpose: str = "training") -> None:
     )
 
 
-def as_dtype(a: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
+def as_dtype(
+    a: np.ndarray, dtype: np.dtype, name: str, first_row: int = 0
+) -> np.ndarray:
     """Return a cast to dtype, refusing finite values the cast makes inf.
 
     A float64 value beyond float32's range (about 3.4e38) becomes inf in a
     float32 network, and NaN would then spread through every result. Only
     a cast to a narrower type can do that, so only then is the result
-    checked, with one pass.
+    checked, with one pass. Messages count rows from `first_row` (a may be
+    a block cut from a larger array).
     """
     dtype = np.dtype(dtype)
     if a.dtype.itemsize <= dtype.itemsize:
@@ -113,8 +116,11 @@ def as_dtype(a: np.ndarray, dtype: np.dtype, name: str) -> np.ndarray:
     if bad.any():
         position = tuple(np.argwhere(bad)[0])
         limit = np.finfo(dtype).max
+        value = a[position]
+        if len(position) == 2:
+            position = (first_row + position[0], position[1])
         raise DataError(
-            f"{name} holds {a[position]:g} at {_where(position)} (counting "
+            f"{name} holds {value:g} at {_where(position)} (counting "
             f"from 0), beyond the {dtype.name} range of this network "
             f"(±{limit:.4g}); scale the data down or use dtype='float64'"
         )
