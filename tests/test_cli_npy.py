@@ -121,7 +121,7 @@ def test_target_option_is_refused_for_npy(tmp_path, capsys):
     np.save(path, np.zeros((4, 3)))
     status, _, err = run_cli(capsys, "train", "--data", str(path),
                              "--target", "y", "--no-plot")
-    assert status == 1
+    assert status == 2
     assert "the target is the last column" in err
 
 
@@ -143,8 +143,8 @@ def test_files_that_are_not_npy_say_so_without_mentioning_pickle(
 
 
 @pytest.mark.parametrize("cell, message", [
-    ((5, 1), "X contains nan at row 5, column 1"),
-    ((150, 0), "X contains nan at row 150, column 0"),
+    ((5, 1), "nan.npy' contains nan at row 5, column 1"),
+    ((150, 0), "nan.npy' contains nan at row 150, column 0"),
     ((7, 2), "the target (last column) holds nan at row 7"),
 ])
 def test_nan_in_a_split_npy_is_named_by_its_row_in_the_file(

@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 
 from . import __version__, cli_data, data
+from . import cli_checks
 from . import cli_inspect
 from . import cli_tune
 from .activations import ACTIVATIONS
@@ -129,7 +130,9 @@ class HelpFormatter(argparse.HelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        quiet = action.default in (None, False, True, argparse.SUPPRESS)
+        # `in (False, True)` would also hide the defaults 0 and 1.0.
+        quiet = (action.default is None or isinstance(action.default, bool)
+                 or action.default is argparse.SUPPRESS)
         if "%(default)" in text or quiet or not action.option_strings:
             return text
         return text + " (default: %(default)s)"
@@ -156,6 +159,13 @@ def _bounded(kind, low, high=None, low_open=False, what=""):
         return value
 
     return convert
+
+
+def _file_name(text: str) -> str:
+    """An argparse type: a file to write; an empty name is a mistake."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; give a file name")
+    return text
 
 
 def _layer_widths(text: str) -> list[int]:
@@ -266,9 +276,9 @@ def _add_train(commands) -> None:
                             "scaled to mean 0 and standard deviation 1")
     train.add_argument("--seed", type=_bounded(int, 0), default=0,
                        help="seed for weights, split and shuffling")
-    train.add_argument("--out", default="model.npz",
+    train.add_argument("--out", type=_file_name, default="model.npz",
                        help="the model file to write")
-    train.add_argument("--plot", default=None,
+    train.add_argument("--plot", type=_file_name, default=None,
                        help="the PNG of the training curves (and decision "
                             "boundary, for 2 features); default: --out "
                             "with .png in place of its extension")
@@ -302,7 +312,8 @@ def _add_evaluate(commands) -> None:
     evaluate.add_argument("model", metavar="MODEL",
                           help="a model file written by train")
     _add_data_options(evaluate, default=None)
-    evaluate.add_argument("--plot", default=None, metavar="PATH.png",
+    evaluate.add_argument("--plot", type=_file_name, default=None,
+                          metavar="PATH.png",
                           help="also draw the confusion matrix into this "
                                "PNG (classifiers only)")
     evaluate.set_defaults(run=cmd_evaluate)
@@ -319,7 +330,7 @@ def _add_predict(commands) -> None:
                          help="a model file written by train")
     predict.add_argument("input", metavar="INPUT",
                          help="CSV file of feature rows")
-    predict.add_argument("--out", default=None,
+    predict.add_argument("--out", type=_file_name, default=None,
                          help="write the predictions to this CSV file "
                               "instead of printing them")
     predict.set_defaults(run=cmd_predict)
@@ -350,7 +361,8 @@ def _add_plot(commands) -> None:
     )
     plot.add_argument("model", metavar="MODEL",
                       help="a model file written by train")
-    plot.add_argument("--out", default=None, metavar="PATH.png",
+    plot.add_argument("--out", type=_file_name, default=None,
+                      metavar="PATH.png",
                       help="the PNG to write; default: MODEL with .png in "
                            "place of its extension")
     plot.add_argument("--data", default=None,
@@ -426,6 +438,7 @@ def cmd_train(args, console: Console) -> int:
         raise UsageError("--checkpoint-every needs --checkpoint PATH")
     if args.resume:
         _use_checkpoint_options(args, console)
+    _check_target(args.data, args.target)
     plot_path = _output_paths(args)
     dataset = cli_data.load(args.data, args.target, args.seed)
     classify = _is_classification(args, dataset, console)
@@ -538,6 +551,10 @@ def _use_checkpoint_options(args, console: Console) -> None:
     if not saved.get("bundled", True):
         # The absolute path, so a run resumes from any folder.
         args.data = saved["data"]
+    # The run's own output files, unless others are given now.
+    for key in ("out", "plot", "no_plot"):
+        if getattr(args, key) == defaults[key] and key in stored:
+            setattr(args, key, stored[key])
     if args.checkpoint is None:
         args.checkpoint = args.resume
         args.checkpoint_every = stored.get("checkpoint_every", 1)
@@ -578,8 +595,15 @@ def _is_classification(args, dataset, console: Console) -> bool:
 
 
 def _whole_numbers_as_ints(y: np.ndarray) -> np.ndarray:
-    """Class labels read from a CSV as 0.0, 1.0 ... become 0, 1 ..."""
-    if y.dtype.kind == "f" and np.all(y == np.round(y)):
+    """Class labels read from a CSV as 0.0, 1.0 ... become 0, 1 ...
+
+    Only when every label fits in int64: a cast would turn 1e19 or 1e300
+    into -2**63, so such labels stay floats.
+    """
+    if y.dtype.kind != "f" or not np.all(y == np.round(y)):
+        return y
+    # -2**63 and 2**63 are exact floats; int64 holds [-2**63, 2**63).
+    if np.all((y >= -(2.0**63)) & (y < 2.0**63)):
         return y.astype(np.int64)
     return y
 
@@ -642,6 +666,10 @@ def _model_notes(args, dataset, X_tr, X_te, metrics: dict) -> dict:
         k: v for k, v in vars(args).items()
         if k not in {"run", "json", "quiet", "verbose"}
     }
+    # Absolute, so that a resumed run writes the same files from any folder.
+    for key in ("out", "plot"):
+        if options.get(key):
+            options[key] = os.path.abspath(options[key])
     return {
         "data": dataset.name,
         "bundled": dataset.bundled,
@@ -727,7 +755,7 @@ def _points(X_tr, y_tr, X_te, y_te, feature_names):
 # evaluate
 # ----------------------------------------------------------------------
 def cmd_evaluate(args, console: Console) -> int:
-    net = Network.load(args.model)
+    net = _load_model(args.model, console)
     if args.plot:
         if not net.is_classifier:
             raise UsageError(
@@ -770,11 +798,38 @@ def cmd_evaluate(args, console: Console) -> int:
     return 0
 
 
+def _load_model(path: str, console: Console) -> Network:
+    """Network.load, with the metadata fields train records checked."""
+    net = Network.load(path)
+    net.metadata = cli_checks.checked_metadata(
+        net.metadata, path, console.note
+    )
+    return net
+
+
+def _check_target(spec: str, target: str | None) -> None:
+    """--target names a CSV column; with other data it is a usage mistake."""
+    if target is None or cli_data.is_csv(spec):
+        return
+    if cli_data.is_npy(spec):
+        raise UsageError(
+            f"--target names a CSV column; in {spec!r} the target is the "
+            f"last column, so leave --target out"
+        )
+    raise UsageError(
+        f"--target names a CSV column, but {spec!r} is a bundled dataset; "
+        f"leave --target out"
+    )
+
+
 def _model_data(args, meta: dict, classify: bool) -> cli_data.Dataset:
     """--data, else the data the model was trained on, lined up with it."""
+    # Silently: a caller that loaded the model has given the notes.
+    meta = cli_checks.checked_metadata(meta, args.model)
     spec = args.data or meta.get("data")
     if spec is None:
         raise UserError("give --data: the model does not record its data")
+    _check_target(spec, args.target)
     dataset = cli_data.load_like_training(spec, args.target, meta)
     if classify:
         dataset.y = _whole_numbers_as_ints(dataset.y)
@@ -819,7 +874,7 @@ def cmd_predict(args, console: Console) -> int:
                     f"choose another name"
                 )
         _check_writable(args.out, "--out")
-    net = Network.load(args.model)
+    net = _load_model(args.model, console)
     X = read_prediction_input(args.input, net.metadata)
     rows = _prediction_rows(net, net.predict(X))
 
@@ -915,7 +970,7 @@ def cmd_tutorial(args, console: Console) -> int:
 # plot
 # ----------------------------------------------------------------------
 def cmd_plot(args, console: Console) -> int:
-    net = Network.load(args.model)
+    net = _load_model(args.model, console)
     out = args.out or os.path.splitext(args.model)[0] + ".png"
     _check_plot_path(out, "--out", args.model)
     if not _has_boundary(net) and (args.data or args.target):
@@ -958,6 +1013,9 @@ def _boundary_points(args, net: Network, console: Console):
                          f"decision boundary is drawn; give --data")
             return None
     dataset = _model_data(args, meta, classify=True)
+    # Before the grid over them, so a bad cell is named in its file.
+    where = repr(args.data or dataset.name)
+    cli_checks.check_points(dataset.X, where, dataset.feature_names, net)
     parts = _training_split(dataset, meta, classify=True)
     if parts is None:
         parts = (dataset.X, dataset.y, None, None)
@@ -974,23 +1032,27 @@ def _kind(net: Network) -> str:
 # info
 # ----------------------------------------------------------------------
 def cmd_info(args, console: Console) -> int:
-    net = Network.load(args.model)
+    net = _load_model(args.model, console)
     info = model_info(net, args.model)
     if args.json:
         console.result(json.dumps(info))
         return 0
 
+    # Names and labels come from the file: show control codes, not run them.
+    lines = []
     what = f"a {_kind(net)}"
     if info["classes"] is not None:
         shown = ", ".join(str(c) for c in info["classes"])
         what += f", classes {shown}"
-    console.result(f"model {args.model}: {what}")
-    console.result(net.summary())
+    lines.append(f"model {args.model}: {what}")
+    lines += net.summary().split("\n")
     if info["data"] is not None:
-        console.result(f"data {_title(info['data'])} (target "
-                       f"{info['target']})")
+        lines.append(f"data {_title(info['data'])} (target "
+                     f"{info['target']})")
     for key, value in info["metrics"].items():
-        console.result(f"{key.replace('_', ' ')} {_number(value)}")
+        lines.append(f"{key.replace('_', ' ')} {_number(value)}")
+    for line in lines:
+        console.result(cli_checks.printable(line))
     return 0
 
 

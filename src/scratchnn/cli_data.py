@@ -129,7 +129,7 @@ def load_npy(path: str) -> Dataset:
     # Checked whole, before any split: a bad cell among the test rows
     # would otherwise surface only after training.
     features = array[:, :-1]
-    streaming.MappedRows(features).check_values()
+    streaming.MappedRows(features, name=repr(path)).check_values("use")
     names = [f"x{i}" for i in range(array.shape[1] - 1)]
     return Dataset(features, y, names, "y", os.path.abspath(path),
                    bundled=False)

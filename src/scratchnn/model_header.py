@@ -373,6 +373,31 @@ def _check_history(history, path: str) -> None:
         if not all(_is_finite(v) for v in values):
             detail = f"history[{show(key)}] holds NaN or inf"
             raise invalid(path, detail)
+    problem = history_problem(history)
+    if problem is not None:
+        raise invalid(path, problem)
+
+
+def history_problem(history: dict) -> str | None:
+    """What makes a history's series disagree with its epochs, or None.
+
+    Each epoch has a loss. Other series may cover fewer epochs (a warm
+    start that adds validation records val_loss from then on), but not
+    none of them, nor more than there are.
+    """
+    n_epochs = len(history.get("epochs", []))
+    n_losses = len(history.get("loss", []))
+    if n_epochs and n_losses != n_epochs:
+        return f"history has {n_epochs} epochs but {n_losses} loss values"
+    for key, values in history.items():
+        if key == "epochs":
+            continue
+        if len(values) > n_epochs or (n_epochs and len(values) == 0):
+            return (
+                f"history[{show(key)}] has {len(values)} values for "
+                f"{n_epochs} epochs"
+            )
+    return None
 
 
 def _check_declared_arrays(arrays, path: str) -> None:

@@ -28,6 +28,7 @@ from .model_header import (
     class_labels,
     damaged,
     expected_arrays,
+    history_problem,
     invalid,
     show,
 )
@@ -191,6 +192,13 @@ def _pack(network: Network, extra, training=None) -> dict[str, np.ndarray]:
                 f"cannot save: the training history holds NaN or inf in "
                 f"{key!r}; set network.history = None to save without it"
             )
+    # Nor one whose series disagree with its epochs.
+    problem = None if history is None else history_problem(history.to_dict())
+    if problem is not None:
+        raise ValueError(
+            f"cannot save: the training {problem}; set network.history = "
+            f"None to save without it"
+        )
     header = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

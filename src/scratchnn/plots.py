@@ -6,6 +6,7 @@ pyplot, so the Agg renderer is used, no screen is needed and no global
 backend is changed. Every PNG is written to a temporary name and renamed,
 so a crash never leaves a half-drawn picture.
 """
+import warnings
 from dataclasses import dataclass
 
 import matplotlib
@@ -86,12 +87,21 @@ def plot_training(
     ------
     ValueError
         If there is nothing to draw.
+
+    Warns
+    -----
+    UserWarning
+        For each curve left out because it does not hold one value per
+        epoch (e.g. val_loss, when a warm start added validation to a run
+        that had none).
     """
     panels = []
     if history is not None and len(history) > 0:
-        panels.append("loss")
-        if "accuracy" in history:
-            panels.append("accuracy")
+        curves = {
+            key: _curve(history, key)
+            for key in ("loss", "accuracy", "val_loss", "val_accuracy")
+        }
+        panels = [m for m in ("loss", "accuracy") if curves[m] is not None]
     if network is not None and points is not None:
         panels.append("boundary")
     if not panels:
@@ -107,7 +117,7 @@ def plot_training(
         if panel == "boundary":
             _draw_boundary(ax, network, points)
         else:
-            _draw_curves(ax, history, panel)
+            _draw_curves(ax, history.epochs, curves, panel)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -115,10 +125,25 @@ def plot_training(
     return panels
 
 
-def _draw_curves(ax, history, metric: str) -> None:
-    ax.plot(history.epochs, history[metric], label="training")
-    if f"val_{metric}" in history:
-        ax.plot(history.epochs, history[f"val_{metric}"], label="validation")
+def _curve(history, key: str) -> list | None:
+    """history[key] if it holds one value per epoch; else None, warning."""
+    if key not in history:
+        return None
+    values = history[key]
+    if len(values) != len(history):
+        warnings.warn(
+            f"the history's {key} holds {len(values)} values for "
+            f"{len(history)} epochs; that curve is not drawn",
+            stacklevel=3,
+        )
+        return None
+    return values
+
+
+def _draw_curves(ax, epochs, curves: dict, metric: str) -> None:
+    ax.plot(epochs, curves[metric], label="training")
+    if curves[f"val_{metric}"] is not None:
+        ax.plot(epochs, curves[f"val_{metric}"], label="validation")
     ax.set_xlabel("epoch")
     # Epochs are whole numbers; no tick at 2.5.
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))

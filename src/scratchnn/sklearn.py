@@ -5,6 +5,7 @@ state ending in ``_``, `random_state`, `partial_fit`, `warm_start`, early
 stopping on a held-out share), so `Pipeline`, `GridSearchCV` and
 `cross_val_score` take them like any other estimator.
 """
+import contextlib
 import copy
 import math
 import numbers
@@ -28,7 +29,11 @@ from .layers import Dense
 from .network import Network
 from .optimizers import SGD, Adam
 from .training import Callback
-from .validation import check_number, check_positive_int
+from .validation import (
+    check_class_labels,
+    check_number,
+    check_positive_int,
+)
 
 HIDDEN_ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid", "identity")
 OPTIMIZERS = ("adam", "sgd")
@@ -301,6 +306,22 @@ class _NetworkEstimator(BaseEstimator):
     def _continuing(self) -> bool:
         return bool(self.warm_start) and hasattr(self, "network_")
 
+    @contextlib.contextmanager
+    def _unchanged_if_refused(self):
+        """Put every attribute back as it was if the body raises.
+
+        validate_data sets n_features_in_ before the labels and the split
+        are checked, so without this a refused fit on other features
+        would leave a fitted estimator that refuses its own features.
+        """
+        saved = dict(self.__dict__)
+        try:
+            yield
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
     def _train(self, X, targets, n_outputs: int, seed: int) -> None:
         """Run Network.fit on validated X and encoded targets."""
         continuing = self._continuing()
@@ -430,18 +451,21 @@ class ScratchnnClassifier(ClassifierMixin, _NetworkEstimator):
         self._check_params()
         seed = self._seed()
         continuing = self._continuing()
-        X, y = validate_data(
-            self, X, y, reset=not continuing, dtype=np.float64
-        )
-        check_classification_targets(y)
+        with self._unchanged_if_refused():
+            given = y
+            X, y = validate_data(
+                self, X, y, reset=not continuing, dtype=np.float64
+            )
+            _check_labels(given)
+            check_classification_targets(y)
 
-        if continuing:
-            classes = self.classes_
-        else:
-            classes = _distinct_labels(y, "y")
-        codes = _codes(y, classes)
-        self._train(X, codes, len(classes), seed)
-        self.classes_ = classes
+            if continuing:
+                classes = self.classes_
+            else:
+                classes = _distinct_labels(y, "y")
+            codes = _codes(y, classes)
+            self._train(X, codes, len(classes), seed)
+            self.classes_ = classes
         return self
 
     def partial_fit(self, X, y, classes=None) -> "ScratchnnClassifier":
@@ -471,34 +495,44 @@ class ScratchnnClassifier(ClassifierMixin, _NetworkEstimator):
         self._check_params()
         seed = self._seed()
         first = not hasattr(self, "network_")
-        X, y = validate_data(self, X, y, reset=first, dtype=np.float64)
-        check_classification_targets(y)
+        with self._unchanged_if_refused():
+            given = y
+            X, y = validate_data(self, X, y, reset=first, dtype=np.float64)
+            _check_labels(given)
+            check_classification_targets(y)
+            known = self._declared_classes(classes, first)
 
+            # The network learns codes 0..k-1; its first call needs them
+            # all.
+            every_code = np.arange(len(known)) if first else None
+            codes = _codes(y, known)
+            self._train_one_epoch(X, codes, len(known), seed, every_code)
+            self.classes_ = known
+        return self
+
+    def _declared_classes(self, classes, first: bool) -> np.ndarray:
+        """The classes partial_fit trains with: declared, or learned."""
         if first and classes is None:
             raise ValueError(
                 "the first partial_fit needs classes=[...], every label "
                 "the classifier will see, because later batches may hold "
                 "labels this one lacks"
             )
+        if classes is not None:
+            classes = _plain_classes(classes)
         if first:
-            known = _distinct_labels(classes, "classes")
-        else:
-            known = self.classes_
-        if not first and classes is not None:
-            given = np.unique(np.asarray(classes))
+            return _distinct_labels(classes, "classes")
+
+        known = self.classes_
+        if classes is not None:
+            given = np.unique(classes)
             if not np.array_equal(given, known):
                 raise ValueError(
                     f"classes={given.tolist()} differ from the classes "
                     f"already learned, {known.tolist()}; pass the same "
                     f"labels, or leave classes out"
                 )
-
-        # The network learns codes 0..k-1; its first call needs them all.
-        every_code = np.arange(len(known)) if first else None
-        codes = _codes(y, known)
-        self._train_one_epoch(X, codes, len(known), seed, every_code)
-        self.classes_ = known
-        return self
+        return known
 
     def predict(self, X) -> np.ndarray:
         """The most probable class of each row, as labels of `classes_`."""
@@ -547,18 +581,19 @@ class ScratchnnRegressor(RegressorMixin, _NetworkEstimator):
         self._check_params()
         seed = self._seed()
         continuing = self._continuing()
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            reset=not continuing,
-            dtype=np.float64,
-            multi_output=True,
-            y_numeric=True,
-        )
-        targets = self._targets(y, continuing)
-        self._train(X, targets, targets.shape[1], seed)
-        self.n_outputs_ = targets.shape[1]
+        with self._unchanged_if_refused():
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                reset=not continuing,
+                dtype=np.float64,
+                multi_output=True,
+                y_numeric=True,
+            )
+            targets = self._targets(y, continuing)
+            self._train(X, targets, targets.shape[1], seed)
+            self.n_outputs_ = targets.shape[1]
         return self
 
     def partial_fit(self, X, y) -> "ScratchnnRegressor":
@@ -576,18 +611,19 @@ class ScratchnnRegressor(RegressorMixin, _NetworkEstimator):
         self._check_params()
         seed = self._seed()
         first = not hasattr(self, "network_")
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            reset=first,
-            dtype=np.float64,
-            multi_output=True,
-            y_numeric=True,
-        )
-        targets = self._targets(y, continuing=not first)
-        self._train_one_epoch(X, targets, targets.shape[1], seed)
-        self.n_outputs_ = targets.shape[1]
+        with self._unchanged_if_refused():
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                reset=first,
+                dtype=np.float64,
+                multi_output=True,
+                y_numeric=True,
+            )
+            targets = self._targets(y, continuing=not first)
+            self._train_one_epoch(X, targets, targets.shape[1], seed)
+            self.n_outputs_ = targets.shape[1]
         return self
 
     def predict(self, X) -> np.ndarray:
@@ -617,6 +653,32 @@ class ScratchnnRegressor(RegressorMixin, _NetworkEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         return tags
+
+
+def _check_labels(y) -> None:
+    """Refuse None and a mix of kinds (e.g. "a" and 1) among the labels.
+
+    y as given, before validate_data: NumPy makes [1, "1"] the same
+    string twice, and would sort None among strings with an error of its
+    own.
+    """
+    if y is not None:
+        check_class_labels(y, "y")
+
+
+def _plain_classes(classes) -> np.ndarray:
+    """partial_fit's classes as a 1-D array of one plain kind, or raise."""
+    try:
+        shape = np.shape(classes)
+    except ValueError:
+        shape = None
+    if shape is None or len(shape) != 1:
+        found = "nested lists" if shape is None else f"shape {shape}"
+        raise ValueError(
+            f"classes must be 1-D, a flat list of labels, got {found}; list "
+            f"every label once, e.g. classes=[0, 1, 2]"
+        )
+    return check_class_labels(classes, "classes")
 
 
 def _distinct_labels(labels, name: str) -> np.ndarray:
