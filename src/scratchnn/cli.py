@@ -367,9 +367,9 @@ def _add_plot(commands) -> None:
                            "place of its extension")
     plot.add_argument("--data", default=None,
                       help="points to draw over the decision boundary "
-                           "(2-feature classifiers only): a bundled dataset "
-                           "or a .csv file; default: the model's training "
-                           "data")
+                           "(2-feature classifiers only): a bundled dataset, "
+                           "a .csv or a .npy file; default: the model's "
+                           "training data")
     plot.add_argument("--target", default=None,
                       help="the target column of --data's CSV file; "
                            "default: the model's target, else the last")
@@ -412,7 +412,8 @@ def _add_data_options(parser, default: str | None) -> None:
     where = "" if default else "; default: the model's training data"
     parser.add_argument(
         "--data", default=default,
-        help=f"a bundled dataset ({names}) or a .csv file{where}",
+        help=(f"a bundled dataset ({names}), a .csv file or a .npy file "
+              f"(target in the last column){where}"),
     )
     parser.add_argument(
         "--target", default=None,

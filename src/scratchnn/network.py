@@ -940,10 +940,12 @@ class Network:
         With `logits`, the output layer's z comes instead of σ(z).
         """
         def forward(x, start=0):
-            # An overflow is reported by _check_output, with its row.
+            # An overflow is reported below, with its row, not as a warning.
             with np.errstate(over="ignore", invalid="ignore"):
                 output = (self._logits if logits else self.feedforward)(x)
-            _check_output(output, start)
+                finite = math.isfinite(output.sum())
+            if not finite:
+                _refuse_overflow(output, start)
             return output
 
         if not streaming.is_mapped(X):
@@ -1154,16 +1156,13 @@ class Network:
         )
 
 
-def _check_output(output: np.ndarray, start: int) -> None:
+def _refuse_overflow(output: np.ndarray, start: int) -> None:
     """Refuse outputs that overflowed (finite inputs, NaN or inf out).
 
     Inputs far outside the training data, or huge weights, can overflow
     the network's dtype on the way; a NaN probability would otherwise come
-    back as a made-up class.
+    back as a made-up class. (A sum that overflowed alone passes.)
     """
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.sum(output)):
-            return
     bad = ~np.isfinite(output)
     if bad.any():
         row = int(np.argwhere(bad)[0][0]) + start
