@@ -75,6 +75,25 @@ def atomic_write(path, mode: str = "wb", newline: str | None = None):
     _sync_folder(folder)
 
 
+def check_destination(path: str, what: str, example: str) -> None:
+    """ModelFileError, before any work, for a path that names a folder or
+    lies in a folder that does not exist. `what` ("ONNX file") and the
+    `example` file name make the message."""
+    from .errors import ModelFileError
+
+    if os.path.isdir(path):
+        raise ModelFileError(
+            f"cannot write {what} {path!r}: it is a directory; give a "
+            f"file name such as {os.path.join(path, example)!r}"
+        )
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ModelFileError(
+            f"cannot write {what} {path!r}: folder {folder!r} does not "
+            f"exist; create it first or choose another folder"
+        )
+
+
 def _refuse_special_file(path: str) -> None:
     """Refuse to replace a device, pipe or socket with a regular file.
 

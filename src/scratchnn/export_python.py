@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 
 from .activations import ACTIVATIONS
-from .atomic import atomic_write
+from .atomic import atomic_write, check_destination
 from .errors import ModelFileError
 from .network import Network
 from .onnx_export import _check_exportable, _os_reason
@@ -217,7 +217,7 @@ def export_python(network: Network, path) -> None:
     source = to_python_source(network)
 
     path = os.fspath(path)
-    _check_target(path)
+    check_destination(path, "Python file", "model.py")
     try:
         with atomic_write(path, mode="w") as fh:
             fh.write(source)
@@ -285,21 +285,6 @@ def _written_arrays(network):
         float64 = np.dtype(np.float64)
         yield "the scaler's mean", network.scaler.mean_, float64
         yield "the scaler's scale", network.scaler.scale_, float64
-
-
-def _check_target(path: str) -> None:
-    """ModelFileError for a path that names a folder or sits in none."""
-    if os.path.isdir(path):
-        raise ModelFileError(
-            f"cannot write Python file {path!r}: it is a directory; give a "
-            f"file name such as {os.path.join(path, 'model.py')!r}"
-        )
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ModelFileError(
-            f"cannot write Python file {path!r}: folder {folder!r} does not "
-            f"exist; create it first or choose another folder"
-        )
 
 
 # ---------------------------------------------------------------------------

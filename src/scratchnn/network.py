@@ -173,6 +173,26 @@ class Network:
         """The gradient arrays matching `parameters()`, from the last backprop."""
         return [g for layer in self.layers for g in layer.grads.values()]
 
+    def check_complete(self, action: str) -> None:
+        """NotFittedError unless the network holds all a fit learns: its
+        weights and, where it has them, class labels and input scaling.
+        `action` ("save", "export") begins each message."""
+        if not self.is_built:
+            raise NotFittedError(
+                f"cannot {action} a network that is not trained yet; call "
+                f"fit(X, y) or load a saved model first"
+            )
+        if self.is_classifier and self.encoder is None:
+            raise NotFittedError(
+                f"cannot {action} this classifier: it has no class labels "
+                f"yet; call fit(X, y) first"
+            )
+        if self.standardize and self.scaler is None:
+            raise NotFittedError(
+                f"cannot {action} this network: standardize=True but the "
+                f"input scaling is not fitted yet; call fit(X, y) first"
+            )
+
     def __setstate__(self, state: dict) -> None:
         # A copy (or unpickled network) has each gradient as an array of
         # its own; one flat buffer again keeps the optimizer's fast path.

@@ -12,8 +12,8 @@ import os
 import numpy as np
 
 from .activations import ACTIVATIONS, get_activation
-from .atomic import atomic_write
-from .errors import ModelFileError, NotFittedError
+from .atomic import atomic_write, check_destination
+from .errors import ModelFileError
 from .network import Network
 
 logger = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ def export_onnx(network: Network, path, *, opset: int = DEFAULT_OPSET) -> None:
     data = model.SerializeToString()
 
     path = os.fspath(path)
-    _check_target(path)
+    check_destination(path, "ONNX file", "model.onnx")
     try:
         with atomic_write(path) as fh:
             fh.write(data)
@@ -198,21 +198,7 @@ def _check_exportable(network) -> None:
             f"network must be a scratchnn Network, got "
             f"{type(network).__name__}"
         )
-    if not network.is_built:
-        raise NotFittedError(
-            "cannot export a network that is not trained yet; call "
-            "fit(X, y) or load a saved model first"
-        )
-    if network.is_classifier and network.encoder is None:
-        raise NotFittedError(
-            "cannot export this classifier: it has no class labels yet; "
-            "call fit(X, y) first"
-        )
-    if network.standardize and network.scaler is None:
-        raise NotFittedError(
-            "cannot export this network: standardize=True but the input "
-            "scaling is not fitted yet; call fit(X, y) first"
-        )
+    network.check_complete("export")
 
     for i, layer in enumerate(network.layers):
         activation = layer.activation
@@ -243,21 +229,6 @@ def _float32(value: np.ndarray, name: str, hint: str) -> np.ndarray:
             cause = "holds NaN or inf"
         raise ValueError(f"cannot export: {name} {cause}; {hint}")
     return value32
-
-
-def _check_target(path: str) -> None:
-    """ModelFileError for a path that names a folder or sits in none."""
-    if os.path.isdir(path):
-        raise ModelFileError(
-            f"cannot write ONNX file {path!r}: it is a directory; give a "
-            f"file name such as {os.path.join(path, 'model.onnx')!r}"
-        )
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ModelFileError(
-            f"cannot write ONNX file {path!r}: folder {folder!r} does not "
-            f"exist; create it first or choose another folder"
-        )
 
 
 def _os_reason(err: OSError) -> str:

@@ -17,9 +17,9 @@ import zlib
 import numpy as np
 
 from .activations import ACTIVATIONS, get_activation
-from .atomic import atomic_write
+from .atomic import atomic_write, check_destination
 from .data import LabelEncoder, StandardScaler
-from .errors import DataError, ModelFileError, NotFittedError
+from .errors import DataError, ModelFileError
 from .layers import Dense
 from .model_header import (
     DEFAULT_MAX_BYTES,
@@ -130,21 +130,7 @@ def _pack(network: Network, extra, training=None) -> dict[str, np.ndarray]:
     """Every member of the file, header first; touches no file."""
     from . import __version__
 
-    if not network.is_built:
-        raise NotFittedError(
-            "cannot save a network that is not trained yet; call "
-            "fit(X, y) first"
-        )
-    if network.is_classifier and network.encoder is None:
-        raise NotFittedError(
-            "cannot save this classifier: it has no class labels yet; call "
-            "fit(X, y) first"
-        )
-    if network.standardize and network.scaler is None:
-        raise NotFittedError(
-            "cannot save this network: standardize=True but the input "
-            "scaling is not fitted yet; call fit(X, y) first"
-        )
+    network.check_complete("save")
     for i, layer in enumerate(network.layers):
         _check_activation_rebuilds(layer.activation, i)
     if extra is None:
@@ -268,18 +254,7 @@ def _labels_to_json(encoder: LabelEncoder | None) -> dict | None:
 
 def _write_atomically(members: dict[str, np.ndarray], path: str) -> None:
     """Write the archive through `atomic_write`, naming the model file."""
-    if os.path.isdir(path):
-        raise ModelFileError(
-            f"cannot write model file {path!r}: it is a directory; give a "
-            f"file name such as {os.path.join(path, 'model.npz')!r}"
-        )
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ModelFileError(
-            f"cannot write model file {path!r}: folder {folder!r} does not "
-            f"exist; create it first or choose another folder"
-        )
-
+    check_destination(path, "model file", "model.npz")
     try:
         # An open file, not a name: savez would append ".npz" to a name.
         with atomic_write(path) as fh:
