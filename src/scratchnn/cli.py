@@ -18,6 +18,7 @@ import numpy as np
 from . import __version__, cli_data, data
 from . import cli_checks
 from . import cli_inspect
+from . import cli_playground
 from . import cli_tune
 from .activations import ACTIVATIONS
 from .atomic import atomic_write
@@ -228,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export(commands)
     cli_inspect.add_commands(commands, _command)
     cli_tune.add_lr_find(commands)
+    cli_playground.add_commands(commands, _command)
     return parser
 
 
