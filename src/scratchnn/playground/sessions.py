@@ -25,6 +25,9 @@ UNIT_GRID_SIZE = 20  # each hidden unit's response grid, coarser
 MAX_HISTORY = 2000  # epochs of loss history kept (the latest ones)
 MAX_EXPLAIN_ROWS = 64
 SLICE_SECONDS = 0.005  # training holds the lock this long, then yields
+# One training slice at a time over all sessions: under the GIL more
+# would not train faster, and each one more makes requests wait longer.
+_SLICE_TURN = threading.Lock()
 
 
 class SessionError(Exception):
@@ -219,7 +222,7 @@ class Session:
     def _run(self) -> None:
         """The training thread: slices of steps, the lock let go between."""
         while not self._stop.is_set():
-            with self.lock:
+            with _SLICE_TURN, self.lock:
                 if self.status != "training":
                     return
                 started = time.perf_counter()
