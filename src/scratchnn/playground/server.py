@@ -7,6 +7,7 @@ import re
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from ..errors import TrainingDivergedError
@@ -23,22 +24,20 @@ EVENT_INTERVAL = 0.25  # seconds between events: at most 4 a second
 MAX_EVENTS = 100_000
 STREAM_WRITE_TIMEOUT = 10.0  # a stream's reader stalled this long is dropped
 
-PLACEHOLDER_PAGE = b"""<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>scratchnn playground</title></head>
-<body>
-<h1>scratchnn playground</h1>
-<p>The page that shows the network learning is coming. The JSON API under
-<code>/api/</code> already works: <code>POST /api/sessions</code> starts a
-session.</p>
-</body>
-</html>
-"""
+STATIC_DIR = Path(__file__).parent / "static"
+# The only files served; a request names a key, never a path.
+STATIC_FILES = {
+    "index.html": "text/html; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+}
+PAGE_POLICY = "default-src 'self'; frame-ancestors 'none'"
 
 _ID = r"(?P<id>[0-9a-f]{32})"
 _ACTIONS = "train|pause|step|reset"
 ROUTES = [
     ("GET", re.compile(r"/"), "page"),
+    ("GET", re.compile(r"/static/(?P<name>[^/]*)"), "static"),
     ("GET", re.compile(r"/api/health"), "health"),
     ("GET", re.compile(r"/api/limits"), "limits"),
     ("POST", re.compile(r"/api/sessions"), "create"),
@@ -262,7 +261,17 @@ class Handler(BaseHTTPRequestHandler):
     # Routes
     # ------------------------------------------------------------------
     def _page(self, match, query):
-        self._send(200, PLACEHOLDER_PAGE, "text/html; charset=utf-8")
+        self._send_static("index.html")
+
+    def _static(self, match, query):
+        if match["name"] not in STATIC_FILES:
+            raise HttpError(404, f"no static file {match['name']!r:.60}")
+        self._send_static(match["name"])
+
+    def _send_static(self, name: str) -> None:
+        body = (STATIC_DIR / name).read_bytes()
+        self._send(200, body, STATIC_FILES[name],
+                   {"Content-Security-Policy": PAGE_POLICY})
 
     def _health(self, match, query):
         self._send_json(200, {"ok": True, "sessions": len(self.server.store)})
