@@ -225,3 +225,67 @@ def test_page_trains_spirals_in_a_browser(server, browser, tmp_path):
     status_class = page.get_attribute("#status", "class") or ""
     assert "error" not in status_class, page.text_content("#status")
     assert errors == []
+
+
+def xor_csv_bytes(n: int = 200, broken: bool = False) -> bytes:
+    from scratchnn.data import make_xor
+
+    X, y = make_xor(n, seed=0)
+    rows = [f"{float(a)!r},{float(b)!r},{'ab'[c]}" for (a, b), c in zip(X, y)]
+    if broken:
+        rows[2] = "0.1,oops,a"
+    return ("x1,x2,label\n" + "\n".join(rows) + "\n").encode()
+
+
+def test_page_uploads_a_csv_and_trains_on_it(server, browser):
+    page = browser.new_page(bypass_csp=True)
+    errors = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.goto(server.url)
+    page.wait_for_function(
+        "document.getElementById('status').textContent.startsWith('ready')",
+        timeout=15_000,
+    )
+
+    # The file goes from memory to the input; the page reads and posts it.
+    csv_file = {"name": "xor.csv", "mimeType": "text/csv",
+                "buffer": xor_csv_bytes()}
+    with page.expect_response(lambda r: r.url.endswith("/state")):
+        settle(page, lambda: page.set_input_files("#upload", csv_file),
+               "/data")
+    assert page.input_value("select[name=dataset]") == "upload"
+    assert page.text_content("#status").startswith("uploaded xor.csv: 200")
+    sid = page.evaluate("document.body.dataset.session")
+    state = page.request.get(f"{server.url}api/sessions/{sid}/state").json()
+    assert state["config"]["dataset"] == "upload"
+    assert state["decision"]["classes"] == ["a", "b"]
+    n = len(state["points"]["train"]) + len(state["points"]["test"])
+    assert n == 200
+
+    page.click("#train")
+    deadline = time.monotonic() + TRAIN_DEADLINE
+    shown = float("inf")
+    while time.monotonic() < deadline and shown >= TEST_LOSS_BOUND:
+        page.wait_for_timeout(250)
+        text = page.text_content("#test-loss")
+        shown = float(text) if re.fullmatch(r"[0-9.]+", text) else shown
+    settle(page, lambda: page.click("#pause"), "/pause")
+    assert shown < TEST_LOSS_BOUND, f"test loss still {shown}"
+
+    # A broken file: the status line names the cell; the data stays.
+    broken = dict(csv_file, buffer=xor_csv_bytes(broken=True))
+    with page.expect_response(lambda r: r.url.endswith("/data")) as answer:
+        page.set_input_files("#upload", broken)
+    assert answer.value.status == 400
+    page.wait_for_selector("#status.error")
+    assert "line 4, column 'x2': 'oops'" in page.text_content("#status")
+    config = page.request.get(f"{server.url}api/sessions/{sid}/config").json()
+    assert config["dataset"] == "upload"
+
+    # Choosing a built-in dataset replaces the upload.
+    settle(page, lambda: page.select_option("select[name=dataset]",
+                                            "moons"), "/config")
+    options = page.eval_on_selector_all(
+        "select[name=dataset] option", "os => os.map(o => o.value)")
+    assert "upload" not in options
+    assert errors == []

@@ -4,6 +4,7 @@ Every problem is reported with the file, the line (the header is line 1),
 the column and the value, so a user can go straight to the bad cell.
 """
 import csv
+import io
 import math
 import os
 from typing import NamedTuple
@@ -49,33 +50,39 @@ def _read_rows(path: str) -> list[tuple[int, list[str]]]:
     if os.path.isdir(path):
         raise DataError(f"{path} is a directory, not a CSV file")
 
-    rows = []
     try:
         # utf-8-sig reads plain UTF-8 too and drops a leading byte-order mark.
         with open(path, encoding="utf-8-sig", newline="") as fh:
-            # strict: a stray or unclosed quote is an error, not a guess.
-            reader = csv.reader(fh, strict=True)
-            last_line = 0
-            for cells in reader:
-                # A quoted cell may span lines, so the row starts just after
-                # the previous row ended, not at reader.line_num.
-                first_line = last_line + 1
-                last_line = reader.line_num
-                if not cells or (len(cells) == 1 and not cells[0].strip()):
-                    continue
-                rows.append((first_line, [cell.strip() for cell in cells]))
+            return _parse_rows(path, fh)
     except UnicodeDecodeError as err:
         bad_byte = err.object[err.start]
         raise DataError(
             f"{path} is not UTF-8 text (it holds the byte 0x{bad_byte:02x}); "
             f"save it as UTF-8 CSV"
         ) from None
-    except csv.Error as err:
-        raise DataError(
-            f"{path} line {last_line + 1} is not valid CSV: {err}"
-        ) from None
     except OSError as err:
         raise DataError(f"cannot read {path}: {err.strerror}") from None
+
+
+def _parse_rows(name: str, lines) -> list[tuple[int, list[str]]]:
+    """(first line, cells) pairs from an iterable of text lines."""
+    rows = []
+    last_line = 0
+    try:
+        # strict: a stray or unclosed quote is an error, not a guess.
+        reader = csv.reader(lines, strict=True)
+        for cells in reader:
+            # A quoted cell may span lines, so the row starts just after
+            # the previous row ended, not at reader.line_num.
+            first_line = last_line + 1
+            last_line = reader.line_num
+            if not cells or (len(cells) == 1 and not cells[0].strip()):
+                continue
+            rows.append((first_line, [cell.strip() for cell in cells]))
+    except csv.Error as err:
+        raise DataError(
+            f"{name} line {last_line + 1} is not valid CSV: {err}"
+        ) from None
     return rows
 
 
@@ -145,7 +152,20 @@ def read_csv(path: str | os.PathLike, target: str | None = None) -> CsvData:
     still counted, so line numbers match what an editor shows.
     """
     path = os.fspath(path)
-    header, body = _read_table(path)
+    return _csv_data(path, *_read_table(path), target)
+
+
+def read_csv_text(text: str, name: str = "the CSV",
+                  target: str | None = None) -> CsvData:
+    """Read CSV text held in memory, checked exactly as `read_csv` checks a
+    file; `name` stands for the file name in messages."""
+    rows = _parse_rows(name, io.StringIO(text, newline=""))
+    return _csv_data(name, *_table(name, rows), target)
+
+
+def _csv_data(path: str, header: list[str], body: list,
+              target: str | None) -> CsvData:
+    """`read_csv`'s work once the rows are read; `path` names the source."""
     _check_columns(path, header)
 
     if target is None:
@@ -216,7 +236,11 @@ def _read_table(path: str) -> tuple[list[str], list]:
     Every reader goes through here, so each applies the same checks on
     column names.
     """
-    rows = _read_rows(path)
+    return _table(path, _read_rows(path))
+
+
+def _table(path: str, rows: list) -> tuple[list[str], list]:
+    """`_read_table` for rows already read; `path` names the source."""
     if not rows:
         raise DataError(
             f"{path} is empty; expected a header row and data rows"

@@ -41,7 +41,8 @@ class ConfigError(ValueError):
     """A setting the playground refuses; its text goes back as a 400."""
 
 
-def validate_config(given, base: dict | None = None) -> dict:
+def validate_config(given, base: dict | None = None,
+                    uploaded: bool = False) -> dict:
     """Check a JSON object of settings and return the full, merged config.
 
     Parameters
@@ -51,6 +52,9 @@ def validate_config(given, base: dict | None = None) -> dict:
         `DEFAULTS`. Missing keys keep their value in `base`.
     base : dict or None, default=None
         The session's current config; None starts from `DEFAULTS`.
+    uploaded : bool, default=False
+        Whether the session holds uploaded data, which makes "upload" a
+        valid dataset; its points are the upload's rows (see upload.py).
 
     Raises
     ------
@@ -72,7 +76,8 @@ def validate_config(given, base: dict | None = None) -> dict:
     config.update(given)
 
     checked = {
-        "dataset": _choice(config["dataset"], "dataset", DATASETS),
+        "dataset": _choice(config["dataset"], "dataset",
+                           DATASETS + ("upload",) if uploaded else DATASETS),
         "points": _integer(config["points"], "points", MIN_POINTS, MAX_POINTS),
         "noise": None,
         "test_ratio": _number(config["test_ratio"], "test_ratio", 0.05, 0.9),

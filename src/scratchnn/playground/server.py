@@ -15,6 +15,7 @@ from . import config as settings
 from .config import ConfigError
 from .sessions import GRID_SIZE, MAX_EXPLAIN_ROWS, UNIT_GRID_SIZE, SessionError
 from .store import SessionStore
+from .upload import MAX_CLASSES, MAX_CSV_BYTES, parse_upload
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ ROUTES = [
     ("POST", re.compile(rf"/api/sessions/{_ID}/config"), "set_config"),
     ("POST", re.compile(rf"/api/sessions/{_ID}/(?P<action>{_ACTIONS})"),
      "action"),
+    ("POST", re.compile(rf"/api/sessions/{_ID}/data"), "data"),
     ("GET", re.compile(rf"/api/sessions/{_ID}/state"), "state"),
     ("GET", re.compile(rf"/api/sessions/{_ID}/events"), "events"),
     ("GET", re.compile(rf"/api/sessions/{_ID}/explain"), "explain"),
@@ -222,8 +224,8 @@ class Handler(BaseHTTPRequestHandler):
             query[key] = int(value)
         return query
 
-    def _body(self):
-        """The request's JSON body; None when it has none."""
+    def _length(self, cap: int) -> int:
+        """The body's Content-Length, refused above `cap` bytes."""
         if self.headers.get("Transfer-Encoding"):
             raise HttpError(411, "send a Content-Length, not a "
                                  "Transfer-Encoding")
@@ -231,17 +233,25 @@ class Handler(BaseHTTPRequestHandler):
         if not re.fullmatch(r"[0-9]{1,12}", length.strip()):
             raise HttpError(400, f"bad Content-Length {length!r:.40}")
         length = int(length)
-        if length > MAX_BODY_BYTES:
+        if length > cap:
             self.close_connection = True
-            raise HttpError(413, f"the body may be at most {MAX_BODY_BYTES} "
-                                 f"bytes, got {length}")
+            raise HttpError(413, f"the body may be at most {cap} bytes, "
+                                 f"got {length}")
+        return length
+
+    def _check_kind(self, wanted: str) -> None:
+        kind = self.headers.get("Content-Type", "").split(";")[0].strip()
+        if kind != wanted:
+            self.close_connection = True
+            raise HttpError(415, f"the body must be {wanted}, got "
+                                 f"{kind!r:.60}")
+
+    def _body(self):
+        """The request's JSON body; None when it has none."""
+        length = self._length(MAX_BODY_BYTES)
         if length == 0:
             return None
-        kind = self.headers.get("Content-Type", "").split(";")[0].strip()
-        if kind != "application/json":
-            self.close_connection = True
-            raise HttpError(415, f"the body must be application/json, got "
-                                 f"{kind!r:.60}")
+        self._check_kind("application/json")
         raw = self.rfile.read(length)
         try:
             return json.loads(raw.decode("utf-8"),
@@ -285,6 +295,8 @@ class Handler(BaseHTTPRequestHandler):
             "max_sessions": store.max_sessions,
             "max_train_seconds": store.max_train_seconds,
             "max_body_bytes": MAX_BODY_BYTES,
+            "max_csv_bytes": MAX_CSV_BYTES,
+            "max_classes": MAX_CLASSES,
             "datasets": list(settings.DATASETS),
             "activations": list(settings.HIDDEN_ACTIVATIONS),
             "losses": list(settings.LOSSES),
@@ -332,6 +344,16 @@ class Handler(BaseHTTPRequestHandler):
         getattr(session, match["action"])()
         with session.lock:
             self._send_json(200, session.summary())
+
+    def _data(self, match, query):
+        """A CSV body (x1, x2, label) becomes the session's data."""
+        session = self._session(match)
+        length = self._length(MAX_CSV_BYTES)
+        self._check_kind("text/csv")
+        # Parsed from memory: nothing touches the disk.
+        X, y = parse_upload(self.rfile.read(length))
+        config = session.upload(X, y)
+        self._send_json(200, config)
 
     def _state(self, match, query):
         self._send_json(200, self._session(match).state())

@@ -16,7 +16,7 @@ from ..layers import Dense
 from ..network import Network
 from ..preprocessing import LabelEncoder, train_test_split
 from ..validation import as_dtype
-from .config import make_dataset, validate_config
+from .config import ConfigError, make_dataset, validate_config
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ class Session:
         self.last_used = time.monotonic()
         self._thread = None
         self._stop = threading.Event()
+        self._upload = None  # (X, y) while the dataset is "upload"
         self._setup(config)
 
     # ------------------------------------------------------------------
@@ -75,7 +76,10 @@ class Session:
     def _setup(self, config: dict) -> None:
         """Make the data and a network as `fit` would; epoch 0."""
         self.config = config
-        X, y = make_dataset(config)
+        if config["dataset"] == "upload":
+            X, y = self._upload
+        else:
+            X, y = make_dataset(config)
         X_train, X_test, y_train, y_test = train_test_split(
             X, y, test_size=config["test_ratio"], seed=config["seed"]
         )
@@ -112,11 +116,38 @@ class Session:
         self.train_seconds = 0.0
 
     def configure(self, given) -> dict:
-        """Merge `given` into the settings and start afresh (paused)."""
-        config = validate_config(given, self.config)
+        """Merge `given` into the settings and start afresh (paused).
+
+        Choosing a built-in dataset drops uploaded data; keeping "upload"
+        keeps it, and its row count stays the points.
+        """
         with self._control:
+            upload = self._upload
+            config = validate_config(given, self.config,
+                                     uploaded=upload is not None)
+            if config["dataset"] == "upload":
+                config["points"] = len(upload[1])
+                _check_loss(config, len(np.unique(upload[1])))
             self.pause()
             with self.lock:
+                if config["dataset"] != "upload":
+                    self._upload = None
+                self._setup(config)
+        return config
+
+    def upload(self, X: np.ndarray, y: np.ndarray) -> dict:
+        """Train on these points from now on (paused, epoch 0).
+
+        X is (n_points, 2) and y (n_points,), as `upload.parse_upload`
+        returns them; the split uses the config's test_ratio and seed.
+        """
+        with self._control:
+            config = dict(self.config, dataset="upload", points=len(y),
+                          noise=None)
+            _check_loss(config, len(np.unique(y)))
+            self.pause()
+            with self.lock:
+                self._upload = (X, y)
                 self._setup(config)
         return config
 
@@ -298,10 +329,16 @@ class Session:
                 for layer in self.network.layers
             ]
             state["points"] = {
-                "train": _points(self.X_train, self.y_train),
-                "test": _points(self.X_test, self.y_test),
+                "train": self._points(self.X_train, self.y_train),
+                "test": self._points(self.X_test, self.y_test),
             }
         return state
+
+    def _points(self, X: np.ndarray, y: np.ndarray) -> list:
+        """[x1, x2, class index] rows; the index is into classes_."""
+        codes = np.searchsorted(self.network.classes_, y)
+        return [[round(float(p[0]), 5), round(float(p[1]), 5), int(code)]
+                for p, code in zip(X, codes)]
 
     def explain(self, rows: int | None) -> dict:
         """explain_iteration's numbers for the first `rows` training points."""
@@ -333,6 +370,14 @@ class Session:
 
     def close(self) -> None:
         self.pause()
+
+
+def _check_loss(config: dict, n_classes: int) -> None:
+    if config["loss"] == "binary_crossentropy" and n_classes > 2:
+        raise ConfigError(
+            f"loss 'binary_crossentropy' needs 2 classes, but the data has "
+            f"{n_classes}; use 'categorical_crossentropy' or 'auto'"
+        )
 
 
 def _network(config: dict, n_classes: int) -> Network:
@@ -372,8 +417,3 @@ def _listed(a: np.ndarray, decimals: int = 5) -> list:
     if np.isfinite(a).all():
         return a.tolist()
     return np.where(np.isfinite(a), a, None).tolist()
-
-
-def _points(X: np.ndarray, y: np.ndarray) -> list:
-    return [[round(float(p[0]), 5), round(float(p[1]), 5), int(label)]
-            for p, label in zip(X, y)]

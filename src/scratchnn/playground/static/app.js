@@ -23,11 +23,12 @@ const page = {
 // ----------------------------------------------------------------------
 // The API
 // ----------------------------------------------------------------------
-async function api(method, path, body) {
+// A string body goes as it is, with `type`; anything else as JSON.
+async function api(method, path, body, type = "application/json") {
   const options = { method, headers: {} };
   if (body !== undefined) {
-    options.headers["Content-Type"] = "application/json";
-    options.body = JSON.stringify(body);
+    options.headers["Content-Type"] = type;
+    options.body = typeof body === "string" ? body : JSON.stringify(body);
   }
   const answer = await fetch(path, options);
   const kind = answer.headers.get("Content-Type") || "";
@@ -70,6 +71,14 @@ function fillChoices(name, choices) {
 
 function showConfig(config) {
   const fields = $("settings").elements;
+  // "upload" is a choice only while the session holds uploaded data.
+  const uploaded = [...fields.dataset.options]
+    .find((option) => option.value === "upload");
+  if (config.dataset === "upload" && !uploaded) {
+    fields.dataset.add(new Option("upload", "upload"));
+  } else if (config.dataset !== "upload" && uploaded) {
+    uploaded.remove();
+  }
   for (const name of ["dataset", "points", "noise", "test_ratio", "seed",
                       "loss", "optimizer", "lr", "batch_size"]) {
     fields[name].value = config[name] === null ? "" : config[name];
@@ -134,6 +143,27 @@ function readConfig() {
     lr: number("lr"),
     batch_size: number("batch_size"),
   };
+}
+
+// The chosen CSV file, read here and sent as text; the server parses it.
+async function sendUpload() {
+  const input = $("upload");
+  const file = input.files[0];
+  if (!file) {
+    return;
+  }
+  input.value = "";
+  if (file.size > page.limits.max_csv_bytes) {
+    throw new Error(`${file.name} has ${file.size} bytes; at most ` +
+                    `${page.limits.max_csv_bytes} may be uploaded`);
+  }
+  const text = await file.text();
+  const config = await api("POST", session("/data"), text, "text/csv");
+  showConfig(config);
+  $("explain").hidden = true;
+  showStatus(`uploaded ${file.name}: ${config.points} points; the ` +
+             `network starts afresh`);
+  await refresh();
 }
 
 async function sendConfig() {
@@ -483,7 +513,9 @@ async function start() {
   $("download-npz").href = session("/model.npz");
   $("download-py").href = session("/model.py");
 
-  $("settings").addEventListener("change", () => attempt(sendConfig));
+  $("settings").addEventListener("change", (event) => {
+    attempt(event.target.id === "upload" ? sendUpload : sendConfig);
+  });
   $("settings").addEventListener("submit", (e) => e.preventDefault());
   $("add-layer").addEventListener("click", () => {
     const last = page.layers[page.layers.length - 1];
