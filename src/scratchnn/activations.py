@@ -206,6 +206,25 @@ ACTIVATIONS = {
 }
 
 
+def is_builtin(activation: Activation) -> bool:
+    """True for an instance of scratchnn's own class for its name.
+
+    By class, not by name: a subclass of ours may compute anything,
+    whatever name it gives itself. Files and exports record only the name.
+    """
+    return type(activation) is ACTIVATIONS.get(activation.name)
+
+
+def settings_problem(activation: Activation) -> "str | None":
+    """Why `activation`'s settings (changed after construction, e.g. a NaN
+    slope) would not rebuild it, or None when they would."""
+    try:
+        get_activation(activation.config())
+    except (TypeError, ValueError) as err:
+        return str(err)
+    return None
+
+
 def get_activation(spec: "str | dict | Activation") -> Activation:
     """Return a fresh activation for a name or a config, or `spec` itself.
 

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from .activations import ACTIVATIONS, get_activation
+from .activations import ACTIVATIONS, is_builtin, settings_problem
 from .atomic import atomic_write, check_destination
 from .errors import ModelFileError
 from .network import Network
@@ -202,9 +202,7 @@ def _check_exportable(network) -> None:
 
     for i, layer in enumerate(network.layers):
         activation = layer.activation
-        # By class, not by name: a subclass of ours may compute anything,
-        # whatever name it gives itself.
-        if type(activation) is not ACTIVATIONS.get(activation.name):
+        if not is_builtin(activation):
             valid = ", ".join(sorted(ACTIVATIONS))
             raise ValueError(
                 f"cannot export layer {i}: its activation "
@@ -212,11 +210,9 @@ def _check_exportable(network) -> None:
                 f"is not one of scratchnn's own, so ONNX has no operator "
                 f"for it; use one of: {valid}"
             )
-        # Settings changed after construction (e.g. a NaN slope).
-        try:
-            get_activation(activation.config())
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"cannot export layer {i}: {err}") from None
+        problem = settings_problem(activation)
+        if problem:
+            raise ValueError(f"cannot export layer {i}: {problem}")
 
 
 def _float32(value: np.ndarray, name: str, hint: str) -> np.ndarray:

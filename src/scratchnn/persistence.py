@@ -16,7 +16,7 @@ import zlib
 
 import numpy as np
 
-from .activations import ACTIVATIONS, get_activation
+from .activations import ACTIVATIONS, is_builtin, settings_problem
 from .atomic import atomic_write, check_destination
 from .data import LabelEncoder, StandardScaler
 from .errors import DataError, ModelFileError
@@ -212,7 +212,7 @@ def _check_activation_rebuilds(activation, i: int) -> None:
     """Refuse an activation the loader would not rebuild as it is."""
     # The loader looks the recorded name up among scratchnn's own classes,
     # so a caller's own class (even a subclass of ours) cannot come back.
-    if type(activation) is not ACTIVATIONS.get(activation.name):
+    if not is_builtin(activation):
         valid = ", ".join(sorted(ACTIVATIONS))
         raise NotImplementedError(
             f"layer {i} uses {type(activation).__name__}, which the model "
@@ -221,10 +221,9 @@ def _check_activation_rebuilds(activation, i: int) -> None:
         )
     # Settings changed after construction (e.g. slope set to NaN) would
     # make a file that the loader refuses; refuse them now instead.
-    try:
-        get_activation(activation.config())
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"cannot save: layer {i}'s {err}") from None
+    problem = settings_problem(activation)
+    if problem:
+        raise ValueError(f"cannot save: layer {i}'s {problem}")
 
 
 def _json_scalar(value):
